@@ -1,0 +1,1 @@
+"""mlops-assets: an ML platform built on Dagster software-defined assets."""

@@ -1,0 +1,20 @@
+"""Group names, key names and defaults shared across the platform; no logic."""
+
+# Asset groups, one per stage of a model's life (shared by every project; keys are prefixed by project).
+INGESTION = "ingestion"
+VALIDATION = "validation"
+FEATURES = "features"
+TRAINING = "training"
+EVALUATION = "evaluation"
+DEPLOYMENT = "deployment"
+MONITORING = "monitoring"
+
+# Per-project asset names (the key is [project, name]).
+RAW_DATA = "raw_data"
+VALIDATED_DATA = "validated_data"
+FEATURES_ASSET = "features"
+
+# Environment variables and their embedded defaults.
+DATA_DIR_ENV = "MLOPS_DATA_DIR"
+PROJECTS_DIR_ENV = "MLOPS_PROJECTS_DIR"
+DEFAULT_DATA_DIR = ".mlops_data"

@@ -1,0 +1,1 @@
+"""Synthetic data sources: deterministic per (seed, day), with drift knobs."""

@@ -1,0 +1,58 @@
+"""The one assembly point: every project spec's assets, jobs, schedules and resources."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dagster import Definitions, EnvVar, definitions, in_process_executor
+from dagster_dbt import DbtCliResource
+
+from mlops_assets import constants as C
+from mlops_assets.automation import ingest_job, ingest_schedule
+from mlops_assets.project_assets import build_data_assets
+from mlops_assets.resources.dbt import DBT_PROJECT_DIR, cached_manifest, dbt_executable
+from mlops_assets.resources.storage import DataDirectory, ParquetIOManager
+from mlops_assets.spec import DbtFeatures, ProjectSpec, load_specs
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_resources(data_dir: str | EnvVar = EnvVar(C.DATA_DIR_ENV)) -> dict:
+    """Resources on embedded defaults, all rooted in the one data directory."""
+    return {
+        "io_manager": ParquetIOManager(data_dir=data_dir),
+        "storage": DataDirectory(data_dir=data_dir),
+        "dbt": DbtCliResource(
+            project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
+        ),
+    }
+
+
+def build_definitions(specs: list[ProjectSpec], resources: dict | None = None) -> Definitions:
+    """Definitions for the given project specs."""
+    manifest = cached_manifest() if any(isinstance(s.features, DbtFeatures) for s in specs) else None
+    assets, jobs, schedules = [], [], []
+    for spec in specs:
+        assets += build_data_assets(spec, manifest)
+        job = ingest_job(spec)
+        jobs.append(job)
+        schedules.append(ingest_schedule(job))
+    return Definitions(
+        assets=assets,
+        jobs=jobs,
+        schedules=schedules,
+        resources=resources if resources is not None else default_resources(),
+        # Steps here are small pandas/dbt steps on a 2-core box: a process per step costs more than it buys.
+        executor=in_process_executor,
+    )
+
+
+def projects_dir() -> Path:
+    """Where the model-project specs are read from (`MLOPS_PROJECTS_DIR`, default ./projects)."""
+    return Path(os.environ.get(C.PROJECTS_DIR_ENV, REPO_ROOT / "projects"))
+
+
+@definitions
+def defs() -> Definitions:
+    return build_definitions(load_specs(projects_dir()))

@@ -1,0 +1,1 @@
+"""Features stage of the platform."""

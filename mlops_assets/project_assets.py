@@ -1,0 +1,25 @@
+"""A model project's asset subgraph, built from its spec: every key is prefixed by the project name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import AssetsDefinition
+
+from mlops_assets.data.assets import build_raw_data, build_validated_data
+from mlops_assets.features.dbt_assets import build_dbt_features
+from mlops_assets.features.passthrough import build_passthrough_features
+from mlops_assets.partitions import daily_partitions
+from mlops_assets.spec import DbtFeatures, ProjectSpec
+
+
+def build_data_assets(spec: ProjectSpec, dbt_manifest: Path | None) -> list[AssetsDefinition]:
+    """raw_data -> validated_data -> features for one project."""
+    partitions = daily_partitions(spec)
+    if isinstance(spec.features, DbtFeatures):
+        if dbt_manifest is None:
+            raise ValueError(f"project '{spec.name}' uses dbt features but no dbt manifest was given")
+        features = build_dbt_features(spec, partitions, dbt_manifest)
+    else:
+        features = build_passthrough_features(spec, partitions)
+    return [build_raw_data(spec, partitions), build_validated_data(spec, partitions), features]

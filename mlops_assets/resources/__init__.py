@@ -1,0 +1,1 @@
+"""Resources stage of the platform."""

@@ -1,0 +1,84 @@
+"""Where the platform writes: the data directory and a partition-aware Parquet IO manager."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
+
+
+class DataDirectory(ConfigurableResource):
+    """The one directory everything the platform writes lives under (`MLOPS_DATA_DIR`)."""
+
+    data_dir: str
+
+    @property
+    def root(self) -> Path:
+        return Path(self.data_dir).resolve()
+
+    def resolve(self, path: str | os.PathLike) -> Path:
+        """An absolute path as is; a relative one against the data directory."""
+        p = Path(path)
+        return p if p.is_absolute() else self.root / p
+
+    @property
+    def assets_dir(self) -> Path:
+        return self.root / "assets"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+
+def asset_path(data_dir: str | os.PathLike, key_path: list[str], partition: str | None) -> Path:
+    """Layout shared by the IO manager and dbt's external models: assets/<key...>/<partition>.parquet."""
+    base = Path(data_dir).resolve() / "assets"
+    if partition is None:
+        return base.joinpath(*key_path[:-1], f"{key_path[-1]}.parquet")
+    return base.joinpath(*key_path, f"{partition}.parquet")
+
+
+def write_parquet_atomic(df: pd.DataFrame, path: Path) -> None:
+    """Write to a temp file beside `path`, then rename: a failed write never leaves a half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class ParquetIOManager(ConfigurableIOManager):
+    """Stores DataFrames as one Parquet file per asset partition; loads one or many partitions."""
+
+    data_dir: str
+
+    def _path(self, context: InputContext | OutputContext, partition: str | None) -> Path:
+        return asset_path(self.data_dir, list(context.asset_key.path), partition)
+
+    def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
+        if not isinstance(obj, pd.DataFrame):
+            raise TypeError(f"{context.asset_key.to_user_string()}: ParquetIOManager stores DataFrames, got {type(obj)}")
+        partition = context.partition_key if context.has_partition_key else None
+        path = self._path(context, partition)
+        write_parquet_atomic(obj, path)
+        context.add_output_metadata({"path": str(path)})
+
+    def load_input(self, context: InputContext) -> pd.DataFrame:
+        partitions = context.asset_partition_keys if context.has_asset_partitions else [None]
+        frames = []
+        for partition in partitions:
+            path = self._path(context, partition)
+            if not path.exists():
+                raise FileNotFoundError(
+                    f"{context.asset_key.to_user_string()} partition {partition} has no stored output at {path}; "
+                    "materialize that partition first."
+                )
+            frames.append(pd.read_parquet(path))
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)

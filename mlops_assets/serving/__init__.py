@@ -1,0 +1,1 @@
+"""Serving stage of the platform."""

@@ -1,0 +1,266 @@
+"""The model-project YAML spec: a pydantic model, loaded and validated with errors naming file and field."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DType = Literal["int", "float", "str", "bool", "category", "datetime"]
+NUMERIC_DTYPES = ("int", "float")
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+class SpecError(ValueError):
+    """A project spec that cannot be loaded; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# ---------------------------------------------------------------- raw schema
+class ColumnSpec(_Strict):
+    dtype: DType
+    nullable: bool = False
+    min: float | None = None
+    max: float | None = None
+    categories: list[str] | None = None
+    unique: bool = False
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ColumnSpec":
+        if self.dtype == "category" and not self.categories:
+            raise ValueError("a 'category' column needs a non-empty 'categories' list")
+        if self.categories is not None and self.dtype not in ("category", "str"):
+            raise ValueError(f"'categories' only applies to category/str columns, not dtype '{self.dtype}'")
+        if (self.min is not None or self.max is not None) and self.dtype not in NUMERIC_DTYPES:
+            raise ValueError(f"'min'/'max' only apply to int/float columns, not dtype '{self.dtype}'")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class SchemaSpec(_Strict):
+    columns: dict[str, ColumnSpec]
+    id_column: str
+    event_time_column: str
+    min_rows: int = Field(1, ge=1, description="fewer rows than this blocks the batch")
+    expected_rows: tuple[int, int] | None = Field(
+        None, description="[low, high] row count outside which a warning is raised"
+    )
+    max_null_fraction: float = Field(0.05, ge=0, le=1, description="warn above this per nullable column")
+
+    @model_validator(mode="after")
+    def _columns_known(self) -> "SchemaSpec":
+        if not self.columns:
+            raise ValueError("'columns' must declare at least one column")
+        for label, col in (("id_column", self.id_column), ("event_time_column", self.event_time_column)):
+            if col not in self.columns:
+                raise ValueError(f"{label} '{col}' is not among columns ({', '.join(self.columns)})")
+        if self.columns[self.event_time_column].dtype != "datetime":
+            raise ValueError(f"event_time_column '{self.event_time_column}' must have dtype 'datetime'")
+        return self
+
+
+# ---------------------------------------------------------------- sources
+class NumericShift(_Strict):
+    mean_shift: float = Field(0.0, description="shift of the mean, in standard deviations of the column")
+    scale: float = Field(1.0, gt=0, description="multiplies the spread around the mean")
+
+
+class DriftWindow(_Strict):
+    """A change of the generated data from `start` (inclusive) until `end` (inclusive, open if None)."""
+
+    start: date
+    end: date | None = None
+    covariate: dict[str, NumericShift] = Field(default_factory=dict)
+    category_mix: dict[str, dict[str, float]] = Field(default_factory=dict)
+    label_rate: float | None = Field(None, gt=0, lt=1, description="prior shift: the positive-label rate")
+    concept: float = Field(0.0, ge=0, le=1, description="0 = base label relationship, 1 = fully changed")
+
+    def active_on(self, day: date) -> bool:
+        return self.start <= day and (self.end is None or day <= self.end)
+
+
+class GeneratorSource(_Strict):
+    kind: Literal["generator"]
+    generator: Literal["churn", "housing"]
+    seed: int = 0
+    rows_per_day: int = Field(2000, ge=0)
+    drift: list[DriftWindow] = Field(default_factory=list)
+
+
+class LandingSource(_Strict):
+    kind: Literal["landing"]
+    directory: str = Field(description="absolute, or relative to the platform data directory")
+    filename_template: str = Field(description="str.format template with {date}, e.g. 'sales_{date:%Y-%m-%d}.csv'")
+
+    @property
+    def format(self) -> str:
+        return "parquet" if self.filename_template.endswith(".parquet") else "csv"
+
+    @model_validator(mode="after")
+    def _template(self) -> "LandingSource":
+        if "{date" not in self.filename_template:
+            raise ValueError("filename_template must contain a '{date...}' field, e.g. 'x_{date:%Y-%m-%d}.csv'")
+        if not re.search(r"\.(csv|parquet)$", self.filename_template):
+            raise ValueError("filename_template must end in .csv or .parquet")
+        return self
+
+
+Source = Annotated[Union[GeneratorSource, LandingSource], Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------- target and features
+class TargetSpec(_Strict):
+    column: str
+    task: Literal["classification", "regression"]
+
+
+class DbtFeatures(_Strict):
+    kind: Literal["dbt"]
+    model: str = Field(description="name of the dbt model that builds this project's features")
+    columns: list[str] = Field(description="feature columns the model produces (the model's input)")
+
+
+class PassthroughFeatures(_Strict):
+    kind: Literal["passthrough"]
+    columns: list[str]
+
+
+Features = Annotated[Union[DbtFeatures, PassthroughFeatures], Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------- later stages (filled by later issues)
+class TrainingSpec(_Strict):
+    window_days: int = Field(28, ge=1)
+    holdout_days: int = Field(7, ge=1)
+    estimator: str = "hist_gradient_boosting"
+    params: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
+    segment_columns: list[str] = Field(default_factory=list)
+
+
+class EvaluationSpec(_Strict):
+    primary_metric: str | None = None
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    tolerance: float = 0.01
+    max_slice_gap: float | None = None
+    promotion: Literal["auto", "manual"] = "auto"
+
+
+class DeploymentSpec(_Strict):
+    strategy: Literal["blue_green", "canary", "shadow"] = "blue_green"
+    port: int | None = None
+    canary_weight: float = Field(0.1, ge=0, le=1)
+
+
+class MonitoringSpec(_Strict):
+    max_model_age_days: int = 14
+    effect_size_floor: float = 0.1
+    persistence: tuple[int, int] = (2, 3)
+
+
+# ---------------------------------------------------------------- the project
+class ProjectSpec(_Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    owner: str = ""
+    start_date: date
+    end_date: date | None = None
+    source: Source
+    schema_: SchemaSpec = Field(alias="schema")
+    target: TargetSpec
+    features: Features
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+    deployment: DeploymentSpec = Field(default_factory=DeploymentSpec)
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "ProjectSpec":
+        cols = self.schema_.columns
+        if self.end_date is not None and self.end_date < self.start_date:
+            raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
+        if self.target.column not in cols:
+            raise ValueError(f"target.column '{self.target.column}' is not among schema.columns ({', '.join(cols)})")
+        if self.target.task == "regression" and cols[self.target.column].dtype not in NUMERIC_DTYPES:
+            raise ValueError(f"target.column '{self.target.column}' of a regression task must be int or float")
+        if isinstance(self.features, PassthroughFeatures):
+            unknown = [c for c in self.features.columns if c not in cols]
+            if unknown:
+                raise ValueError(f"features.columns {unknown} are not among schema.columns")
+        if self.target.column in self.features.columns:
+            raise ValueError(f"features.columns must not contain the target '{self.target.column}'")
+        if isinstance(self.source, GeneratorSource):
+            for i, window in enumerate(self.source.drift):
+                for col in window.covariate:
+                    if col not in cols or cols[col].dtype not in NUMERIC_DTYPES:
+                        raise ValueError(f"source.drift[{i}].covariate: '{col}' is not a numeric column")
+                for col in window.category_mix:
+                    if col not in cols or cols[col].dtype != "category":
+                        raise ValueError(f"source.drift[{i}].category_mix: '{col}' is not a category column")
+        return self
+
+    @property
+    def schema(self) -> SchemaSpec:  # type: ignore[override]
+        return self.schema_
+
+    def spec_hash(self) -> str:
+        """A stable hash of the validated spec (recorded on models so runs are traceable to it)."""
+        payload = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- loading
+def _format_error(path: Path, err: ValidationError) -> str:
+    lines = [f"Invalid model-project spec {path}:"]
+    for e in err.errors():
+        field = ".".join(str(p) for p in e["loc"] if not str(p).startswith(("function-after", "tagged-union")))
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling against the spec reference in README.md)"
+        lines.append(f"  field '{field or '<root>'}': {msg}")
+    return "\n".join(lines)
+
+
+def parse_spec(data: object, path: Path | str = "<memory>") -> ProjectSpec:
+    """Validate an already-parsed YAML mapping; raise SpecError naming `path` and the field."""
+    path = Path(path)
+    if not isinstance(data, dict):
+        raise SpecError(f"Invalid model-project spec {path}: the top level must be a mapping of fields")
+    try:
+        return ProjectSpec.model_validate(data)
+    except ValidationError as err:
+        raise SpecError(_format_error(path, err)) from None
+
+
+def load_spec(path: Path | str) -> ProjectSpec:
+    """Load and validate one spec file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise SpecError(f"Cannot read model-project spec {path}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise SpecError(f"Invalid YAML in model-project spec {path}: {err}") from None
+    spec = parse_spec(data, path)
+    if spec.name != path.stem:
+        raise SpecError(f"Invalid model-project spec {path}: field 'name': '{spec.name}' must match the file name")
+    return spec
+
+
+def load_specs(directory: Path | str) -> list[ProjectSpec]:
+    """Load every `*.yaml` spec in `directory`, sorted by name."""
+    directory = Path(directory)
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise SpecError(f"No model-project specs (*.yaml) found in {directory}; set MLOPS_PROJECTS_DIR or add one")
+    return [load_spec(f) for f in files]

