@@ -29,7 +29,7 @@ from mlops_assets import constants as C
 from mlops_assets.data.fingerprint import frame_fingerprint
 from mlops_assets.data.generators.registry import generate_batch
 from mlops_assets.data.schema import BLOCKING_CHECKS, WARN_CHECKS, CheckOutcome, validate_batch
-from mlops_assets.data.sources import landing_file, read_landing_file
+from mlops_assets.data.sources import LandingFileError, landing_file, read_landing_file
 from mlops_assets.resources.storage import DataDirectory
 from mlops_assets.spec import DriftWindow, GeneratorSource, ProjectSpec
 
@@ -63,7 +63,11 @@ def load_batch(spec: ProjectSpec, day: date, config: RawDataConfig, storage: Dat
     if config.rows is not None or config.seed is not None or config.drift is not None:
         raise Failure(f"project '{spec.name}' reads a landing directory: rows/seed/drift run config do not apply")
     directory = storage.resolve(source.directory)
-    return read_landing_file(source, directory, day), {"source": str(landing_file(source, directory, day))}
+    try:
+        frame = read_landing_file(source, directory, day)
+    except LandingFileError as err:
+        raise Failure(description=str(err)) from err
+    return frame, {"source": str(landing_file(source, directory, day))}
 
 
 def table_schema(frame: pd.DataFrame) -> TableSchema:

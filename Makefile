@@ -1,0 +1,45 @@
+# mlops-assets: `make demo` and `make test` work on a fresh clone (they create .venv and install into it).
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+export MLOPS_DATA_DIR ?= $(CURDIR)/.mlops_data
+export DAGSTER_HOME ?= $(MLOPS_DATA_DIR)/dagster_home
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: install home demo test dev validate landing bench clean
+
+$(BIN)/.installed: setup.py constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	touch $@
+
+# The dbt manifest is prepared offline at install time (dbt-core < 1.12 parses without network).
+dbt_project/target/manifest.json: $(BIN)/.installed $(shell find dbt_project/models dbt_project/tests -type f) dbt_project/dbt_project.yml
+	$(BIN)/python -c "from mlops_assets.resources.dbt import prepare_manifest; prepare_manifest()"
+
+install: $(BIN)/.installed dbt_project/target/manifest.json
+
+home:
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+demo: install home
+	$(BIN)/mlops-assets demo
+
+test: install
+	$(BIN)/python -m pytest
+
+dev: install home
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+validate: install home
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+landing: install
+	$(BIN)/mlops-assets landing
+
+bench: install
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(MLOPS_DATA_DIR) dbt_project/target dbt_project/logs
