@@ -4,9 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export MLOPS_DATA_DIR ?= $(CURDIR)/.mlops_data
 export DAGSTER_HOME ?= $(MLOPS_DATA_DIR)/dagster_home
+export MLFLOW_TRACKING_URI ?= sqlite:///$(MLOPS_DATA_DIR)/mlflow/mlflow.db
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install home demo test dev validate landing bench clean
+.PHONY: install home demo test dev validate landing bench mlflow-ui clean
 
 $(BIN)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,10 @@ test: install
 
 dev: install home
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+mlflow-ui: install
+	mkdir -p $(MLOPS_DATA_DIR)/mlflow
+	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port 5000
 
 validate: install home
 	$(BIN)/dagster definitions validate -w workspace.yaml

@@ -28,3 +28,20 @@ def ingest_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
 def ingest_schedule(job: UnresolvedAssetJobDefinition) -> ScheduleDefinition:
     """Daily at 01:00 UTC, for the day that just ended."""
     return build_schedule_from_partitioned_job(job, hour_of_day=1, minute_of_hour=0)
+
+
+def train_selection(spec: ProjectSpec) -> AssetSelection:
+    """training_set -> candidate_model -> evaluation_report (-> champion unless promotion is manual)."""
+    names = [C.TRAINING_SET, C.CANDIDATE_MODEL, C.EVALUATION_REPORT]
+    if spec.evaluation.promotion == "auto":
+        names.append(C.CHAMPION)
+    return AssetSelection.assets(*[[spec.name, n] for n in names])
+
+
+def train_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
+    return define_asset_job(
+        name=f"{spec.name}__train",
+        selection=train_selection(spec),
+        description=f"Train, evaluate and (if the gates pass) promote a '{spec.name}' model.",
+        tags={"project": spec.name},
+    )

@@ -9,19 +9,33 @@ from dagster import Definitions, EnvVar, definitions, in_process_executor
 from dagster_dbt import DbtCliResource
 
 from mlops_assets import constants as C
-from mlops_assets.automation import ingest_job, ingest_schedule
-from mlops_assets.project_assets import build_data_assets
+from mlops_assets.automation import ingest_job, ingest_schedule, train_job
+from mlops_assets.project_assets import build_project_assets
 from mlops_assets.resources.dbt import DBT_PROJECT_DIR, cached_manifest, dbt_executable
-from mlops_assets.resources.storage import DataDirectory, ParquetIOManager
+from mlops_assets.resources.storage import DataDirectory, JsonIOManager, ParquetIOManager
+from mlops_assets.resources.tracking import MlflowTracking
 from mlops_assets.spec import DbtFeatures, ProjectSpec, load_specs
+from mlops_assets.training.jobs import build_reproduce_job
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def default_resources(data_dir: str | EnvVar = EnvVar(C.DATA_DIR_ENV)) -> dict:
-    """Resources on embedded defaults, all rooted in the one data directory."""
+def local_tracking_uri(data_dir: str) -> str:
+    """The embedded MLflow store: sqlite in the data directory (artifacts beside it)."""
+    return f"sqlite:///{Path(data_dir).resolve()}/mlflow/mlflow.db"
+
+
+def default_resources(data_dir: str | EnvVar = EnvVar(C.DATA_DIR_ENV), tracking_uri: str | EnvVar | None = None) -> dict:
+    """Resources on embedded defaults, all rooted in the one data directory (MLflow: sqlite inside it).
+
+    Bound from the environment (`MLOPS_DATA_DIR`, `MLFLOW_TRACKING_URI`; the Makefile sets both) unless given.
+    """
+    if tracking_uri is None:
+        tracking_uri = local_tracking_uri(data_dir) if isinstance(data_dir, str) else EnvVar(C.TRACKING_URI_ENV)
     return {
         "io_manager": ParquetIOManager(data_dir=data_dir),
+        "json_io_manager": JsonIOManager(data_dir=data_dir),
+        "tracking": MlflowTracking(tracking_uri=tracking_uri),
         "storage": DataDirectory(data_dir=data_dir),
         "dbt": DbtCliResource(
             project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
@@ -34,9 +48,9 @@ def build_definitions(specs: list[ProjectSpec], resources: dict | None = None) -
     manifest = cached_manifest() if any(isinstance(s.features, DbtFeatures) for s in specs) else None
     assets, jobs, schedules = [], [], []
     for spec in specs:
-        assets += build_data_assets(spec, manifest)
+        assets += build_project_assets(spec, manifest)
         job = ingest_job(spec)
-        jobs.append(job)
+        jobs += [job, train_job(spec), build_reproduce_job(spec)]
         schedules.append(ingest_schedule(job))
     return Definitions(
         assets=assets,

@@ -7,10 +7,12 @@ from pathlib import Path
 from dagster import AssetsDefinition
 
 from mlops_assets.data.assets import build_raw_data, build_validated_data
+from mlops_assets.evaluation.assets import build_champion, build_evaluation_report
 from mlops_assets.features.dbt_assets import build_dbt_features
 from mlops_assets.features.passthrough import build_passthrough_features
 from mlops_assets.partitions import daily_partitions
 from mlops_assets.spec import DbtFeatures, ProjectSpec
+from mlops_assets.training.assets import build_candidate_model, build_training_set
 
 
 def build_data_assets(spec: ProjectSpec, dbt_manifest: Path | None) -> list[AssetsDefinition]:
@@ -23,3 +25,13 @@ def build_data_assets(spec: ProjectSpec, dbt_manifest: Path | None) -> list[Asse
     else:
         features = build_passthrough_features(spec, partitions)
     return [build_raw_data(spec, partitions), build_validated_data(spec, partitions), features]
+
+
+def build_model_assets(spec: ProjectSpec) -> list[AssetsDefinition]:
+    """training_set -> candidate_model -> evaluation_report -> champion for one project."""
+    return [build_training_set(spec), build_candidate_model(spec), build_evaluation_report(spec), build_champion(spec)]
+
+
+def build_project_assets(spec: ProjectSpec, dbt_manifest: Path | None) -> list[AssetsDefinition]:
+    """The project's whole subgraph."""
+    return build_data_assets(spec, dbt_manifest) + build_model_assets(spec)

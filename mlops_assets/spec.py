@@ -143,8 +143,9 @@ Features = Annotated[Union[DbtFeatures, PassthroughFeatures], Field(discriminato
 class TrainingSpec(_Strict):
     window_days: int = Field(28, ge=1)
     holdout_days: int = Field(7, ge=1)
-    estimator: str = "hist_gradient_boosting"
+    estimator: str = Field("hist_gradient_boosting", description="a name from the estimator allow-list")
     params: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
+    seed: int = 0
     segment_columns: list[str] = Field(default_factory=list)
 
 
@@ -197,6 +198,9 @@ class ProjectSpec(_Strict):
             unknown = [c for c in self.features.columns if c not in cols]
             if unknown:
                 raise ValueError(f"features.columns {unknown} are not among schema.columns")
+        unknown_segments = [c for c in self.training.segment_columns if c not in cols]
+        if unknown_segments:
+            raise ValueError(f"training.segment_columns {unknown_segments} are not among schema.columns")
         if self.target.column in self.features.columns:
             raise ValueError(f"features.columns must not contain the target '{self.target.column}'")
         if isinstance(self.source, GeneratorSource):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -82,3 +83,25 @@ class ParquetIOManager(ConfigurableIOManager):
                 )
             frames.append(pd.read_parquet(path))
         return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+class JsonIOManager(ConfigurableIOManager):
+    """Stores small records (model references, reports) as JSON beside the Parquet outputs."""
+
+    data_dir: str
+
+    def _path(self, context: InputContext | OutputContext) -> Path:
+        return asset_path(self.data_dir, list(context.asset_key.path), None).with_suffix(".json")
+
+    def handle_output(self, context: OutputContext, obj: dict) -> None:
+        path = self._path(context)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
+        os.replace(tmp, path)
+
+    def load_input(self, context: InputContext) -> dict:
+        path = self._path(context)
+        if not path.exists():
+            raise FileNotFoundError(f"{context.asset_key.to_user_string()} has no stored output at {path}; materialize it first.")
+        return json.loads(path.read_text())

@@ -1,0 +1,188 @@
+"""Per-project evaluation_report (with blocking promotion gates) and champion (alias promotion) assets."""
+
+import json
+from datetime import datetime, timezone
+
+import mlflow
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    AssetsDefinition,
+    Failure,
+    MetadataValue,
+    Output,
+    asset,
+)
+
+from mlops_assets import constants as C
+from mlops_assets.evaluation.gates import GateResult
+from mlops_assets.evaluation.plots import evaluation_figure
+from mlops_assets.evaluation.report import GATES, EvaluationInputs, evaluate, metrics_markdown
+from mlops_assets.resources.tracking import CHAMPION, MlflowTracking
+from mlops_assets.spec import ProjectSpec
+from mlops_assets.training.estimators import model_scores
+
+GATE_DESCRIPTIONS = {
+    "meets_thresholds": "every metric meets the spec's evaluation.thresholds",
+    "not_worse_than_champion": "the CI of challenger − champion on the primary metric lies above −tolerance",
+    "slice_gap_within": "the largest slice gap on the primary metric is within evaluation.max_slice_gap",
+}
+
+
+def evaluation_inputs(spec: ProjectSpec) -> EvaluationInputs:
+    ev = spec.evaluation
+    return EvaluationInputs(
+        task=spec.target.task,
+        primary_metric=ev.primary_metric,
+        thresholds=dict(ev.thresholds),
+        tolerance=ev.tolerance,
+        max_slice_gap=ev.max_slice_gap,
+        segment_columns=[c for c in spec.training.segment_columns],
+        seed=spec.training.seed,
+    )
+
+
+def _gate_check(name: str, gate: GateResult) -> AssetCheckResult:
+    table = pd.DataFrame(gate.rows)
+    metadata = {"summary": gate.summary}
+    if not table.empty:
+        metadata["details"] = MetadataValue.md(table.to_markdown(index=False))
+        for row in gate.rows:
+            if not row.get("passed", True):
+                metadata.update({"metric": str(row.get("metric")), "value": float(row.get("value") or float("nan")),
+                                 "threshold": float(row.get("threshold") or float("nan"))})
+                break
+    return AssetCheckResult(
+        check_name=name, passed=gate.passed, severity=AssetCheckSeverity.ERROR, metadata=metadata, description=gate.summary
+    )
+
+
+def _segments(spec: ProjectSpec, holdout: pd.DataFrame) -> pd.DataFrame:
+    """Segment columns for slicing: taken from the holdout (features), or absent."""
+    cols = [c for c in spec.training.segment_columns if c in holdout.columns]
+    return holdout[cols]
+
+
+def build_evaluation_report(spec: ProjectSpec) -> AssetsDefinition:
+    key = AssetKey([spec.name, C.EVALUATION_REPORT])
+
+    @asset(
+        key=key,
+        ins={
+            "training_set": AssetIn(key=AssetKey([spec.name, C.TRAINING_SET])),
+            "candidate_model": AssetIn(key=AssetKey([spec.name, C.CANDIDATE_MODEL])),
+        },
+        check_specs=[AssetCheckSpec(n, asset=key, blocking=True, description=GATE_DESCRIPTIONS[n]) for n in GATES],
+        group_name=C.EVALUATION,
+        io_manager_key="json_io_manager",
+        tags={"project": spec.name},
+        kinds={"mlflow"},
+        description=f"'{spec.name}' challenger vs champion on the holdout; blocking gates decide promotion.",
+    )
+    def evaluation_report(
+        context: AssetExecutionContext, training_set: pd.DataFrame, candidate_model: dict, tracking: MlflowTracking
+    ):
+        holdout = training_set[training_set["split"] == "holdout"].reset_index(drop=True)
+        if holdout.empty:
+            raise Failure(f"{spec.name}/training_set has no holdout rows; check training.holdout_days and the window")
+        X, y = holdout[list(spec.features.columns)], holdout[spec.target.column].to_numpy()
+        tracking.activate()
+        challenger = mlflow.sklearn.load_model(candidate_model["model_uri"])
+        champion_version = tracking.alias_version(spec.name, CHAMPION)
+        if champion_version == candidate_model["version"]:
+            champion_version = None  # re-evaluating the champion itself: nothing to compare with
+        champion_score = None
+        if champion_version is not None:
+            champion = mlflow.sklearn.load_model(f"models:/{spec.name}/{champion_version}")
+            champion_score = model_scores(champion, spec.target.task, X)
+        challenger_score = model_scores(challenger, spec.target.task, X)
+        report = evaluate(evaluation_inputs(spec), y, challenger_score, champion_score, _segments(spec, holdout))
+
+        run_id = candidate_model["run_id"]
+        figure = evaluation_figure(spec.target.task, y, challenger_score, champion_score)
+        payload = {**report.to_dict(), "challenger_version": candidate_model["version"],
+                   "champion_version": champion_version, "model_uri": candidate_model["model_uri"],
+                   "run_id": run_id, "evaluated_at": datetime.now(timezone.utc).isoformat()}
+        with mlflow.start_run(run_id=run_id):
+            mlflow.log_metrics({f"holdout_{k}": v for k, v in report.metrics.items() if v == v})
+            mlflow.log_figure(figure, "evaluation/curves.png")
+            mlflow.log_dict(payload, "evaluation/report.json")
+            mlflow.set_tag("gates_passed", str(report.passed).lower())
+        plot_url = f"{tracking.ui_url}/get-artifact?path=evaluation/curves.png&run_uuid={run_id}"
+        slices_md = report.slices.to_markdown(index=False) if not report.slices.empty else "_no segment columns_"
+        yield Output(
+            payload,
+            metadata={
+                "challenger_version": candidate_model["version"],
+                "champion_version": champion_version or "none",
+                "primary_metric": evaluation_inputs(spec).primary,
+                "metrics": MetadataValue.md(metrics_markdown(report)),
+                "slices": MetadataValue.md(slices_md),
+                "detail": MetadataValue.json(report.detail),
+                "plots": MetadataValue.md(f"![evaluation curves]({plot_url})\n\n[open in MLflow]({plot_url})"),
+                "mlflow_run": MetadataValue.url(tracking.run_url(candidate_model["experiment_id"], run_id)),
+                "gates_passed": report.passed,
+            },
+        )
+        for name in GATES:
+            yield _gate_check(name, report.gates[name])
+
+    return evaluation_report
+
+
+def build_champion(spec: ProjectSpec) -> AssetsDefinition:
+    manual = spec.evaluation.promotion == "manual"
+
+    @asset(
+        key=AssetKey([spec.name, C.CHAMPION]),
+        ins={"evaluation_report": AssetIn(key=AssetKey([spec.name, C.EVALUATION_REPORT]))},
+        group_name=C.PROMOTION,
+        io_manager_key="json_io_manager",
+        tags={"project": spec.name, "promotion": spec.evaluation.promotion},
+        kinds={"mlflow"},
+        description=(
+            f"Moves the '{spec.name}' champion alias to the evaluated challenger"
+            + (" — manual promotion: materialize it from the UI to approve." if manual else ".")
+        ),
+    )
+    def champion(context: AssetExecutionContext, evaluation_report: dict, tracking: MlflowTracking):
+        version = evaluation_report["challenger_version"]
+        if not evaluation_report["gates_passed"]:
+            failed = [k for k, g in evaluation_report["gates"].items() if not g["passed"]]
+            raise Failure(
+                f"{spec.name} version {version} failed its promotion gates ({', '.join(failed)}); the champion alias "
+                "was not moved. Train a better candidate or change the spec's evaluation settings."
+            )
+        client = tracking.client()
+        previous = tracking.alias_version(spec.name, CHAMPION)
+        summary = {"metrics": evaluation_report["metrics"], "comparison": evaluation_report["comparison"]}
+        if previous != version:
+            client.set_model_version_tag(spec.name, version, "previous_champion", previous or "none")
+            client.set_model_version_tag(spec.name, version, "evaluation_summary", json.dumps(summary, default=str)[:4900])
+            client.set_registered_model_alias(spec.name, CHAMPION, version)
+            client.set_registered_model_tag(spec.name, "previous_champion", previous or "none")
+        record = {
+            "registered_model": spec.name,
+            "version": version,
+            "previous_version": previous if previous != version else evaluation_report.get("previous_version"),
+            "model_uri": f"models:/{spec.name}/{version}",
+            "promoted_at": datetime.now(timezone.utc).isoformat(),
+            "metrics": evaluation_report["metrics"],
+        }
+        return Output(
+            record,
+            metadata={
+                "champion_version": version,
+                "previous_champion": previous or "none",
+                "model_uri": record["model_uri"],
+                "metrics": MetadataValue.json(evaluation_report["metrics"]),
+            },
+        )
+
+    return champion
+

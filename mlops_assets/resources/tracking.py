@@ -1,0 +1,79 @@
+"""MLflow tracking and model registry, as a thin resource of ours.
+
+Why not dagster-mlflow's ``mlflow_tracking`` resource: it opens one MLflow run per Dagster *run* when the resource
+is initialised (and ends it from a hook), while a candidate model needs its own run that is marked FAILED when
+its fit raises, plus registry operations (versions, aliases, tags) the resource does not expose. This resource
+configures MLflow from Dagster config and hands out an ``MlflowClient``; runs are opened per asset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Iterator
+
+import mlflow
+from dagster import ConfigurableResource
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+#: Types of our own fitted estimators that skops must be told to trust (MLflow's default sklearn format).
+SKOPS_TRUSTED_TYPES = [
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+]
+
+
+class MlflowTracking(ConfigurableResource):
+    """MLflow tracking store + registry (embedded default: sqlite in the data directory)."""
+
+    tracking_uri: str
+    artifact_root: str = ""
+    ui_url: str = "http://127.0.0.1:5000"
+
+    def _artifact_root(self) -> str:
+        if self.artifact_root:
+            return self.artifact_root
+        if self.tracking_uri.startswith("sqlite:///"):
+            return str(Path(self.tracking_uri.removeprefix("sqlite:///")).parent / "artifacts")
+        return ""
+
+    def activate(self) -> None:
+        """Point MLflow's fluent API at this store (MLflow keeps the URI process-wide)."""
+        if self.tracking_uri.startswith("sqlite:///"):
+            Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+
+    def client(self) -> MlflowClient:
+        self.activate()
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def experiment_id(self, project: str) -> str:
+        client = self.client()
+        found = client.get_experiment_by_name(project)
+        if found is not None:
+            return found.experiment_id
+        root = self._artifact_root()
+        location = f"{root}/{project}" if root else None
+        return client.create_experiment(project, artifact_location=location)
+
+    @contextlib.contextmanager
+    def start_run(self, project: str, run_name: str, tags: dict[str, str]) -> Iterator[mlflow.ActiveRun]:
+        """An MLflow run in the project's experiment; an exception inside marks it FAILED and propagates."""
+        experiment_id = self.experiment_id(project)
+        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
+            yield run
+
+    def run_url(self, experiment_id: str, run_id: str) -> str:
+        return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
+
+    def alias_version(self, model_name: str, alias: str) -> str | None:
+        """The version an alias points to, or None when the model or alias does not exist."""
+        try:
+            return str(self.client().get_model_version_by_alias(model_name, alias).version)
+        except MlflowException:
+            return None

@@ -1,0 +1,32 @@
+"""The reproduce job: retrain a registered version from its recorded inputs (launchable from the UI)."""
+
+from dagster import Config, Failure, JobDefinition, MetadataValue, OpExecutionContext, Output, job, op
+from pydantic import Field
+
+from mlops_assets.resources.storage import DataDirectory
+from mlops_assets.resources.tracking import MlflowTracking
+from mlops_assets.spec import ProjectSpec
+from mlops_assets.training.reproduce import reproduce
+
+
+class ReproduceConfig(Config):
+    version: str = Field(description="the registered model version to reproduce")
+
+
+def build_reproduce_job(spec: ProjectSpec) -> JobDefinition:
+    @op(name=f"{spec.name}__reproduce_version")
+    def reproduce_version(
+        context: OpExecutionContext, config: ReproduceConfig, tracking: MlflowTracking, storage: DataDirectory
+    ):
+        result = reproduce(spec, tracking, config.version, storage.root)
+        context.log.info(result.summary())
+        if not result.identical_predictions:
+            raise Failure(result.summary(), metadata={"max_abs_diff": result.max_abs_diff})
+        return Output(result.summary(), metadata={k: MetadataValue.text(str(v)) for k, v in vars(result).items()})
+
+    @job(name=f"{spec.name}__reproduce", description=f"Retrain a '{spec.name}' version from its recorded inputs.",
+         tags={"project": spec.name})
+    def reproduce_job():
+        reproduce_version()
+
+    return reproduce_job
