@@ -31,7 +31,7 @@ def default_resources(data_dir: str | EnvVar = EnvVar(C.DATA_DIR_ENV), tracking_
     Bound from the environment (`MLOPS_DATA_DIR`, `MLFLOW_TRACKING_URI`; the Makefile sets both) unless given.
     """
     if tracking_uri is None:
-        tracking_uri = local_tracking_uri(data_dir) if isinstance(data_dir, str) else EnvVar(C.TRACKING_URI_ENV)
+        tracking_uri = EnvVar(C.TRACKING_URI_ENV) if isinstance(data_dir, EnvVar) else local_tracking_uri(data_dir)
     return {
         "io_manager": ParquetIOManager(data_dir=data_dir),
         "json_io_manager": JsonIOManager(data_dir=data_dir),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -39,9 +40,31 @@ def run_demo(data_dir: Path, days: int) -> int:
                 print(f"[{spec.name}] run {result.run_id} failed; open it in the UI (make dev) for the failing step")
                 return 1
         print(f"[{spec.name}] {len(keys)} partitions in {time.perf_counter() - started:.1f}s")
+        if not _train(defs, spec, instance, data_dir):
+            return 1
     print()
     print(f"Outputs (Parquet, one file per asset partition): {data_dir / 'assets'}")
     print(f"DuckDB warehouse (views over the features):      {data_dir / 'warehouse.duckdb'}")
     print(f"Dagster instance (SQLite):                        {instance.root_directory}")
-    print("Open the UI: make dev   ->  http://127.0.0.1:3000  (webserver + daemon)")
+    print(f"MLflow tracking store:                            {defs.resources['tracking'].tracking_uri}")
+    print("Open the UI: make dev        ->  http://127.0.0.1:3000  (webserver + daemon)")
+    print("MLflow UI:   make mlflow-ui  ->  http://127.0.0.1:5000")
     return 0
+
+
+def _train(defs, spec, instance, data_dir: Path) -> bool:
+    """Run the project's train job; print the champion's version and metrics."""
+    started = time.perf_counter()
+    result = defs.resolve_job_def(f"{spec.name}__train").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET
+    )
+    failed_checks = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
+    if not result.success:
+        print(f"[{spec.name}] training run {result.run_id} failed (failed checks: {failed_checks or 'none'}); see the UI")
+        return False
+    champion = json.loads((data_dir / "assets" / spec.name / "champion.json").read_text())
+    metrics = ", ".join(f"{k}={v:.4f}" for k, v in champion["metrics"].items())
+    print(f"[{spec.name}] champion: {champion['model_uri']} (previous: {champion['previous_version'] or 'none'}) "
+          f"in {time.perf_counter() - started:.1f}s")
+    print(f"[{spec.name}] holdout metrics: {metrics}")
+    return True

@@ -26,6 +26,9 @@ def test_definitions_snapshot():
         "housing/raw_data": "ingestion",
         "housing/validated_data": "validation",
         "housing/features": "features",
+        **{f"{p}/{n}": g for p in ("churn", "housing") for n, g in (
+            ("training_set", "training"), ("candidate_model", "training"),
+            ("evaluation_report", "evaluation"), ("champion", "promotion"))},
     }
     # Lineage: dbt's source is our validated asset; the features model reads the staging model.
     assert graph.get(AssetKey(["churn", "stg_churn"])).parent_keys == {AssetKey(["churn", "validated_data"])}
@@ -34,7 +37,10 @@ def test_definitions_snapshot():
     raw_checks = {k.name for k in graph.get(AssetKey(["churn", "raw_data"])).check_keys}
     assert {"columns_present", "dtypes", "value_ranges", "categories", "unique_ids", "min_rows"} <= raw_checks
     jobs = {j.name for j in d.resolve_all_job_defs()}
-    assert {"churn__ingest", "housing__ingest"} <= jobs
+    assert {"churn__ingest", "housing__ingest", "churn__train", "churn__reproduce", "housing__train"} <= jobs
+    gates = {k.name for k in graph.get(AssetKey(["churn", "evaluation_report"])).check_keys}
+    assert gates == {"meets_thresholds", "not_worse_than_champion", "slice_gap_within"}
+    assert graph.get(AssetKey(["churn", "candidate_model"])).parent_keys == {AssetKey(["churn", "training_set"])}
     schedules = {s.name: s for s in d.schedules}
     assert schedules["churn__ingest_schedule"].cron_schedule == "0 1 * * *"
 

@@ -71,26 +71,35 @@ def compute_churn_features(raw: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in INPUT_COLUMNS if c not in raw.columns]
     if missing:
         raise KeyError(f"churn features need raw columns {missing}; they are missing from the input")
-    tenure = raw["tenure_months"].astype("float64")
-    monthly = raw["monthly_charges"].astype("float64")
+    tenure = raw["tenure_months"].to_numpy(dtype="float64")
+    monthly = raw["monthly_charges"].to_numpy(dtype="float64")
+    total = raw["total_charges"].to_numpy(dtype="float64", na_value=np.nan)
     # A brand-new customer has no billed total yet: count one month of charges.
-    total = raw["total_charges"].astype("float64").fillna(monthly)
+    total = np.where(np.isnan(total), monthly, total)
     months_billed = np.maximum(tenure, 1.0)
-    out = pd.DataFrame(index=raw.index)
-    out["tenure_months"] = raw["tenure_months"].astype("int64")
-    out["monthly_charges"] = monthly
-    out["total_charges_filled"] = total
-    out["avg_monthly_spend"] = total / months_billed
-    out["charges_ratio"] = monthly / np.maximum(total / months_billed, 1.0)
-    out["support_calls"] = raw["support_calls"].astype("int64")
-    out["support_calls_per_year"] = raw["support_calls"].astype("float64") * 12.0 / months_billed
-    out["usage_minutes"] = raw["usage_minutes"].astype("float64")
-    out["usage_per_dollar"] = out["usage_minutes"] / np.maximum(monthly, 1.0)
-    out["late_payments"] = raw["late_payments"].astype("int64")
-    out["late_payment_rate"] = raw["late_payments"].astype("float64") / months_billed
-    out["num_products"] = raw["num_products"].astype("int64")
-    out["senior_citizen"] = raw["senior_citizen"].astype("bool")
-    out["is_month_to_month"] = raw["contract"].astype("string").eq("month_to_month").astype("bool")
-    for col in ("contract", "payment_method", "internet_service", "region"):
-        out[col] = raw[col].astype("string").astype(object)
-    return out[FEATURE_COLUMNS]
+    support = raw["support_calls"].to_numpy(dtype="float64")
+    usage = raw["usage_minutes"].to_numpy(dtype="float64")
+    late = raw["late_payments"].to_numpy(dtype="float64")
+    contract = raw["contract"].to_numpy(dtype=object)
+    # Built as one dict -> one frame: a column-by-column insert costs ~3 ms per call, which serving pays per request.
+    columns = {
+        "tenure_months": raw["tenure_months"].to_numpy(dtype="int64"),
+        "monthly_charges": monthly,
+        "total_charges_filled": total,
+        "avg_monthly_spend": total / months_billed,
+        "charges_ratio": monthly / np.maximum(total / months_billed, 1.0),
+        "support_calls": raw["support_calls"].to_numpy(dtype="int64"),
+        "support_calls_per_year": support * 12.0 / months_billed,
+        "usage_minutes": usage,
+        "usage_per_dollar": usage / np.maximum(monthly, 1.0),
+        "late_payments": raw["late_payments"].to_numpy(dtype="int64"),
+        "late_payment_rate": late / months_billed,
+        "num_products": raw["num_products"].to_numpy(dtype="int64"),
+        "senior_citizen": raw["senior_citizen"].to_numpy(dtype="bool"),
+        "is_month_to_month": contract == "month_to_month",
+        "contract": contract,
+        "payment_method": raw["payment_method"].to_numpy(dtype=object),
+        "internet_service": raw["internet_service"].to_numpy(dtype=object),
+        "region": raw["region"].to_numpy(dtype=object),
+    }
+    return pd.DataFrame(columns, index=raw.index, copy=False)

@@ -1,0 +1,46 @@
+"""Run the model server: ``python -m mlops_assets.serving --project projects/churn.yaml --log-dir DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m mlops_assets.serving", description=__doc__)
+    parser.add_argument("--project", required=True, type=Path, help="the project spec YAML")
+    parser.add_argument("--log-dir", required=True, type=Path, help="prediction/feedback log directory")
+    parser.add_argument("--model-uri", help="model to load at startup, e.g. models:/churn@champion")
+    parser.add_argument("--model-version", help="override the version reported for --model-uri")
+    parser.add_argument("--data-version", help="training data version reported for --model-uri")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--token-env", default="MLOPS_SERVING_TOKEN",
+                        help="environment variable holding the bearer token ('' disables auth)")
+    parser.add_argument("--max-body-bytes", type=int, default=10 * 1024 * 1024)
+    parser.add_argument("--access-log", action="store_true", help="log every request (slower)")
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+
+    import uvicorn
+
+    from mlops_assets.serving.app import create_app
+    from mlops_assets.spec import load_spec
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(
+        load_spec(args.project),
+        args.log_dir,
+        token_env=args.token_env or None,
+        initial_model_uri=args.model_uri,
+        initial_version=args.model_version,
+        initial_data_version=args.data_version,
+        max_body_bytes=args.max_body_bytes,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, workers=1, access_log=args.access_log,
+                log_level=args.log_level, timeout_graceful_shutdown=30)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,383 @@
+"""The model server: a Starlette app scoring one project's raw records with its live (and candidate) model.
+
+No Dagster here; the app is built by :func:`create_app` and does no work at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mlops_assets.serving.batching import Job, MicroBatcher
+from mlops_assets.serving.contract import Contract, ContractError
+from mlops_assets.serving.metrics import ServingMetrics
+from mlops_assets.serving.models import LoadedModel, load_model
+from mlops_assets.serving.openapi import openapi_document
+from mlops_assets.serving.payloads import ClientError, invocations_frame, predict_frame, read_json
+from mlops_assets.serving.predlog import PredictionLog, utcnow
+from mlops_assets.serving.routing import MODES, Router, RoutingError
+from mlops_assets.spec import ProjectSpec
+
+log = logging.getLogger(__name__)
+
+OPEN_PATHS = ("/health", "/ready", "/version", "/metrics", "/openapi.json")
+ROUTE_LABELS = {"/predict", "/invocations", "/feedback", "/admin/load", "/admin/promote", "/admin/rollback",
+                "/admin/status", *OPEN_PATHS}
+
+
+class _Server:
+    """The app's state and handlers: contract, router, batcher, prediction log and metrics."""
+
+    def __init__(self, spec: ProjectSpec, log_dir: Path, token: str | None, max_body_bytes: int, max_records: int,
+                 max_wait_s: float, max_batch_rows: int, flush_interval_s: float, loader: Callable[..., LoadedModel],
+                 predict_threads: int | None):
+        self.spec = spec
+        self.contract = Contract(spec)
+        self.router = Router()
+        self.metrics = ServingMetrics()
+        self.predlog = PredictionLog(log_dir, spec.name, self.contract.columns, flush_interval_s)
+        self.batcher = MicroBatcher(self.contract.features, max_batch_rows=max_batch_rows, max_wait_s=max_wait_s,
+                                    on_scored=self._on_scored, predict_threads=predict_threads,
+                                    on_batch=self.metrics.batch_rows.observe)
+        self.token = token
+        self.max_body_bytes = max_body_bytes
+        self.max_records = max_records
+        self.loader = loader
+        self.load_error: str | None = None
+        self._admin = asyncio.Lock()
+        self._sample = None
+
+    # ------------------------------------------------------------ plumbing
+    def _on_scored(self, job: Job, model: LoadedModel, role: str, pred, score) -> None:
+        request_id, at = job.tag
+        self.metrics.observe_scores(model.version, role, score)
+        self.predlog.append(request_id, at, model.version, role, job.raw, pred, score)
+
+    def _authorize(self, request: Request) -> None:
+        if self.token is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
+            raise ClientError(401, "missing or wrong bearer token (send 'Authorization: Bearer <token>')")
+
+    async def _score(self, request: Request, to_frame) -> tuple:
+        self._authorize(request)
+        at, request_id = utcnow(), uuid.uuid4().hex
+        with self.batcher.expecting() as ticket:
+            body = await read_json(request, self.max_body_bytes)
+            frame = to_frame(body, self.max_records)
+            try:
+                checked = self.contract.validate(frame)
+            except ContractError as err:
+                raise ClientError(422, err.problems, error_count=err.total) from None
+            try:
+                route = self.router.choose()
+            except RoutingError as err:
+                raise ClientError(503, f"not ready: {err}") from None
+            job = Job(checked.raw, route.model, route.role, route.shadow, tag=(request_id, at))
+            pred, score = await self.batcher.submit(job, ticket)
+        return request_id, route, checked.warnings, pred, score
+
+    # ------------------------------------------------------------ scoring routes
+    async def predict(self, request: Request) -> Response:
+        request_id, route, warnings, pred, score = await self._score(request, predict_frame)
+        if route.model.task == "classification":
+            rows = [{"prediction": p, "probability": s} for p, s in zip(pred.tolist(), score.tolist())]
+        else:
+            rows = [{"prediction": p} for p in pred.tolist()]
+        body = {"request_id": request_id, "model_version": route.model.version, "role": route.role,
+                "predictions": rows, "warnings": warnings}
+        return JSONResponse(body, headers=self._headers(request_id, route, warnings))
+
+    async def invocations(self, request: Request) -> Response:
+        request_id, route, warnings, pred, _ = await self._score(request, invocations_frame)
+        return JSONResponse({"predictions": pred.tolist()}, headers=self._headers(request_id, route, warnings))
+
+    @staticmethod
+    def _headers(request_id: str, route, warnings: list[str]) -> dict:
+        headers = {"x-request-id": request_id, "x-model-version": route.model.version, "x-model-role": route.role}
+        if warnings:  # field names come from the client: keep the header printable ASCII
+            text = "; ".join(warnings).encode("ascii", "backslashreplace").decode()
+            headers["x-warnings"] = "".join(ch if ch.isprintable() else "?" for ch in text)[:1000]
+        return headers
+
+    async def feedback(self, request: Request) -> Response:
+        self._authorize(request)
+        body = await read_json(request, self.max_body_bytes)
+        if not isinstance(body, dict):
+            raise ClientError(422, f"body must be a JSON object with 'request_id' and 'label', got {type(body).__name__}")
+        missing = [k for k in ("request_id", "label") if k not in body]
+        if missing:
+            raise ClientError(422, f"body is missing {missing}")
+        request_id, label, row = body["request_id"], body["label"], body.get("row", 0)
+        if not isinstance(request_id, str) or not request_id:
+            raise ClientError(422, "'request_id' must be a non-empty string")
+        if type(row) is not int or row < 0:
+            raise ClientError(422, f"'row' must be a non-negative integer, got {row!r}")
+        target = self.spec.target.column
+        problems = self.contract.check_value(target, label)
+        if problems or label is None:
+            error = problems[0]["error"] if problems else "must not be null"
+            raise ClientError(422, [{"record": None, "field": "label", "error": f"{error} (target '{target}')"}])
+        self.predlog.append_feedback(request_id, row, float(label), utcnow())
+        return JSONResponse({"status": "recorded", "request_id": request_id, "row": row}, status_code=202)
+
+    # ------------------------------------------------------------ open routes
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def ready(self, request: Request) -> Response:
+        if self.router.live is None:
+            reason = f"model load failed: {self.load_error}" if self.load_error else "no model loaded yet"
+            return JSONResponse({"ready": False, "detail": reason}, status_code=503)
+        return JSONResponse({"ready": True, "model_version": self.router.live.version})
+
+    async def version(self, request: Request) -> Response:
+        live, cand = self.router.live, self.router.candidate
+        info = live.info.as_dict() if live else {"project": self.spec.name, "model_uri": None, "model_version": None,
+                                                 "alias": None, "data_version": None}
+        return JSONResponse({**info, "strategy": self.router.mode or "blue_green", "weight": self.router.weight,
+                             "candidate": cand.info.as_dict() if cand else None})
+
+    async def metrics_route(self, request: Request) -> Response:
+        return Response(self.metrics.render(), media_type=self.metrics.content_type)
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi_document(self.contract, protected=self.token is not None))
+
+    # ------------------------------------------------------------ admin
+    def _sample_features(self):
+        if self._sample is None:
+            checked = self.contract.validate(pd.DataFrame([self.contract.example_record()]))
+            self._sample = self.contract.features(checked.raw)
+        return self._sample
+
+    def _load_and_check(self, uri: str, version, alias, data_version) -> LoadedModel:
+        model = self.loader(uri, project=self.spec.name, task=self.spec.target.task, version=version, alias=alias,
+                            data_version=data_version)
+        model.check(self._sample_features())  # warm-up + the post-load check, before the model is routable
+        return model
+
+    async def load(self, uri: str, *, mode: str = "blue_green", weight: float = 0.0, version: str | None = None,
+                   alias: str | None = None, data_version: str | None = None) -> LoadedModel:
+        async with self._admin:
+            model = await asyncio.to_thread(self._load_and_check, uri, version, alias, data_version)
+            if mode == "blue_green":
+                self.router.set_live(model)
+            else:
+                self.router.set_candidate(model, mode, weight)
+            self.metrics.ready.set(1)
+            return model
+
+    async def admin_load(self, request: Request) -> Response:
+        self._authorize(request)
+        body = await read_json(request, self.max_body_bytes)
+        if not isinstance(body, dict) or not isinstance(body.get("model_uri"), str) or not body["model_uri"]:
+            raise ClientError(422, "body must be a JSON object with a non-empty 'model_uri' string")
+        mode = body.get("mode", "blue_green")
+        if mode not in MODES:
+            raise ClientError(422, f"'mode' must be one of {list(MODES)}, got {mode!r}")
+        weight = body.get("weight", self.spec.deployment.canary_weight if mode == "canary" else 0.0)
+        if type(weight) not in (int, float) or not 0 <= weight <= 1:
+            raise ClientError(422, f"'weight' must be a number within [0, 1], got {weight!r}")
+        meta = {}
+        for k in ("version", "alias", "data_version"):
+            if body.get(k) is not None:
+                if not isinstance(body[k], (str, int)) or isinstance(body[k], bool):
+                    raise ClientError(422, f"'{k}' must be a string")
+                meta[k] = str(body[k])
+        if mode != "blue_green" and self.router.live is None:
+            raise ClientError(409, f"no live model to run a {mode} against: load one with mode 'blue_green' first")
+        try:
+            model = await self.load(body["model_uri"], mode=mode, weight=float(weight), **meta)
+        except (RoutingError, ClientError):
+            raise
+        except Exception as err:  # the URI or the model is the client's to fix: say why, keep serving
+            log.warning("admin load of %s failed: %s", body["model_uri"], err)
+            raise ClientError(422, f"cannot load model {body['model_uri']!r}: {type(err).__name__}: {err}") from None
+        return JSONResponse({"loaded": model.info.as_dict(), "mode": mode, **self.router.status()})
+
+    async def admin_promote(self, request: Request) -> Response:
+        self._authorize(request)
+        async with self._admin:
+            self.router.promote()
+        return JSONResponse(self.router.status())
+
+    async def admin_rollback(self, request: Request) -> Response:
+        self._authorize(request)
+        async with self._admin:
+            action = self.router.rollback()
+        return JSONResponse({"action": action, **self.router.status()})
+
+    async def admin_status(self, request: Request) -> Response:
+        self._authorize(request)
+        return JSONResponse({**self.router.status(), "ready": self.router.live is not None,
+                             "load_error": self.load_error, "batches": self.batcher.batches,
+                             "rows_logged": self.predlog.rows_written})
+
+    async def load_initial(self, uri: str, meta: dict) -> None:
+        try:
+            await self.load(uri, **meta)
+        except Exception as err:
+            self.load_error = f"{type(err).__name__}: {err}"
+            log.error("initial model %s could not be loaded: %s", uri, self.load_error)
+
+
+def _json_error(status: int, detail: object, **extra) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=status)
+
+
+class _Metered:
+    """ASGI middleware: count and time every HTTP request by route and status."""
+
+    def __init__(self, app, metrics: ServingMetrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start, status = time.perf_counter(), [500]
+
+        async def send_status(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            path = scope["path"]
+            self.metrics.observe_request(path if path in ROUTE_LABELS else "other", status[0],
+                                         time.perf_counter() - start)
+
+
+def create_app(
+    spec: ProjectSpec,
+    log_dir: Path,
+    token_env: str | None = "MLOPS_SERVING_TOKEN",
+    initial_model_uri: str | None = None,
+    *,
+    initial_version: str | None = None,
+    initial_alias: str | None = None,
+    initial_data_version: str | None = None,
+    max_body_bytes: int = 10 * 1024 * 1024,
+    max_records: int = 10_000,
+    max_wait_s: float = 0.0015,
+    max_batch_rows: int = 2048,
+    flush_interval_s: float = 1.0,
+    loader: Callable[..., LoadedModel] = load_model,
+    predict_threads: int | None = 1,
+) -> Starlette:
+    """Build the model server for ``spec``.
+
+    Parameters
+    ----------
+    spec : ProjectSpec
+        The project; its raw schema is the request contract, its features the training definitions.
+    log_dir : Path
+        Where the prediction and feedback logs go (see :mod:`mlops_assets.serving.predlog`).
+    token_env : str or None
+        Name of the environment variable holding the bearer token, read here (not at import). When it
+        is set, scoring, feedback and admin routes need ``Authorization: Bearer <token>``.
+    initial_model_uri : str or None
+        Loaded in the background at startup; ``/ready`` answers 503 until it is warmed and checked.
+    initial_version, initial_alias, initial_data_version : str or None
+        Override what the registry says about the initial model (see :func:`models.load_model`).
+    max_body_bytes, max_records : int
+        Request limits (413 over them).
+    max_wait_s, max_batch_rows : float, int
+        Micro-batching: the most a batch waits for requests already on their way, and its size cap.
+    flush_interval_s : float
+        How often the prediction log is written (and always on shutdown).
+    loader : callable
+        ``loader(uri, project=, task=, version=, alias=, data_version=) -> LoadedModel``.
+    predict_threads : int or None
+        OpenMP/BLAS threads for predict (process-wide; None leaves the library defaults).
+
+    Notes
+    -----
+    Fields a record carries that are not in the project's schema are ignored and named in the
+    response's ``warnings`` (``/predict``) or the ``x-warnings`` header (``/invocations``, whose body
+    keeps MLflow's shape); schema columns the model does not need (ids, event time, the target) are
+    ignored silently. ``/invocations`` takes the same raw fields as ``/predict``, not features.
+
+    Examples
+    --------
+    >>> from mlops_assets.spec import load_spec
+    >>> app = create_app(load_spec("projects/churn.yaml"), Path("/tmp/predlog"), token_env=None)
+    >>> sorted(r.path for r in app.routes)[:3]
+    ['/admin/load', '/admin/promote', '/admin/rollback']
+    """
+    token = (os.environ.get(token_env) or None) if token_env else None
+    server = _Server(spec, Path(log_dir), token, max_body_bytes, max_records, max_wait_s, max_batch_rows,
+                     flush_interval_s, loader, predict_threads)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        server.predlog.start()
+        await server.batcher.start()
+        initial = None
+        if initial_model_uri:
+            meta = {"version": initial_version, "alias": initial_alias, "data_version": initial_data_version}
+            initial = asyncio.create_task(server.load_initial(initial_model_uri, meta))
+        try:
+            yield
+        finally:
+            if initial is not None and not initial.done():
+                initial.cancel()
+            await server.batcher.stop()
+            await asyncio.to_thread(server.predlog.stop)
+
+    async def client_error(request: Request, exc: ClientError) -> Response:
+        return _json_error(exc.status, exc.detail, **exc.extra)
+
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return _json_error(exc.status_code, exc.detail, **({"path": request.url.path} if exc.status_code == 404 else {}))
+
+    async def routing_error(request: Request, exc: RoutingError) -> Response:
+        return _json_error(409, str(exc))
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        return _json_error(500, f"internal error: {type(exc).__name__}")
+
+    s = server
+    routes = [
+        Route("/predict", s.predict, methods=["POST"]),
+        Route("/invocations", s.invocations, methods=["POST"]),
+        Route("/feedback", s.feedback, methods=["POST"]),
+        Route("/health", s.health, methods=["GET"]),
+        Route("/ready", s.ready, methods=["GET"]),
+        Route("/version", s.version, methods=["GET"]),
+        Route("/metrics", s.metrics_route, methods=["GET"]),
+        Route("/openapi.json", s.openapi, methods=["GET"]),
+        Route("/admin/load", s.admin_load, methods=["POST"]),
+        Route("/admin/promote", s.admin_promote, methods=["POST"]),
+        Route("/admin/rollback", s.admin_rollback, methods=["POST"]),
+        Route("/admin/status", s.admin_status, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={ClientError: client_error, HTTPException: http_error, RoutingError: routing_error,
+                            Exception: server_error},
+    )
+    app.add_middleware(_Metered, metrics=server.metrics)
+    app.state.server = server
+    return app

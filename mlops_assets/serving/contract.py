@@ -1,0 +1,259 @@
+"""The request contract: which raw fields a project's model needs, checked column-at-a-time against the spec."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import infer_dtype
+
+from mlops_assets.features import churn
+from mlops_assets.features.transforms import build_features
+from mlops_assets.spec import ColumnSpec, DbtFeatures, ProjectSpec
+
+#: dbt feature model -> the raw columns its feature function reads (passthrough projects need features.columns).
+RAW_INPUTS: dict[str, list[str]] = {
+    "churn_features": list(churn.INPUT_COLUMNS),
+}
+
+#: Most problems listed in one 422 response; the total is reported alongside.
+MAX_PROBLEMS = 100
+
+# infer_dtype(skipna=True) kinds accepted per spec dtype without a per-value look.
+_OK_KINDS: dict[str, set[str]] = {
+    "int": {"integer"},
+    "float": {"integer", "floating", "mixed-integer-float"},
+    "bool": {"boolean"},
+    "str": {"string"},
+    "category": {"string"},
+    "datetime": {"string", "datetime64", "datetime"},
+}
+_EXPECTED = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "a string",
+    "category": "a string",
+    "datetime": "an ISO-8601 date-time string",
+}
+
+
+class ContractError(ValueError):
+    """Records that break the contract; ``problems`` are ``{"record", "field", "error"}`` dicts."""
+
+    def __init__(self, problems: list[dict], total: int | None = None):
+        self.problems = problems[:MAX_PROBLEMS]
+        self.total = len(problems) if total is None else total
+        super().__init__("; ".join(f"record {p['record']} field '{p['field']}': {p['error']}" for p in self.problems[:3]))
+
+
+@dataclass(frozen=True)
+class Validated:
+    """Validated raw rows with canonical dtypes, and warnings about what was ignored."""
+
+    raw: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+
+def required_columns(spec: ProjectSpec) -> list[str]:
+    """The raw columns a request must carry for ``spec``'s features."""
+    if isinstance(spec.features, DbtFeatures):
+        if spec.features.model not in RAW_INPUTS:
+            raise KeyError(
+                f"project '{spec.name}': dbt model '{spec.features.model}' has no raw-input list; "
+                f"add it to mlops_assets.serving.contract.RAW_INPUTS (known: {sorted(RAW_INPUTS)})"
+            )
+        return list(RAW_INPUTS[spec.features.model])
+    return list(spec.features.columns)
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, np.generic):
+        v = v.item()
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else str(v)
+
+
+_KIND = {"i": "integer", "u": "integer", "f": "floating", "b": "boolean"}
+
+
+def _convert(col: ColumnSpec, arr: np.ndarray, null: np.ndarray | None):
+    """Cast a checked column to the dtype training data has (nulls as NaN/NA/None)."""
+    if col.dtype == "int":
+        if null is None:
+            return arr.astype("int64", copy=False)
+        return pd.array(np.where(null, None, arr).tolist(), dtype="Int64")
+    if col.dtype == "float":
+        if arr.dtype.kind == "f":
+            return arr.astype("float64", copy=False)
+        return (arr if null is None else np.where(null, np.nan, arr)).astype("float64")
+    if col.dtype == "bool":
+        return arr.astype(bool) if null is None else pd.array(np.where(null, None, arr).tolist(), dtype="boolean")
+    if col.dtype == "datetime":
+        return pd.to_datetime(pd.Series(np.where(null, None, arr) if null is not None else arr),
+                              utc=True, format="ISO8601").array
+    return arr if null is None else np.where(null, None, arr)
+
+
+def check_column(name: str, col: ColumnSpec, arr: np.ndarray) -> tuple[list[dict], object]:
+    """Check one column's values; return (problems, the column cast to its canonical dtype, or None on problems).
+
+    Vectorised: a column of the right JSON type passes with array operations only; a column that
+    fails the cheap type test is looked at value by value, to say which records are wrong.
+    """
+    arr = np.asarray(arr)
+    problems: list[dict] = []
+
+    def report(rows: np.ndarray, message) -> None:
+        for i in rows:
+            j = int(i) if idx is None else int(idx[i])
+            problems.append({"record": j, "field": name, "error": message(values[i])})
+
+    null = np.isnan(arr) if arr.dtype.kind == "f" else (pd.isna(arr) if arr.dtype.kind == "O" else None)
+    if null is not None and not null.any():
+        null = None
+    values, idx = arr, None
+    if null is not None:
+        if not col.nullable:
+            problems += [{"record": int(i), "field": name, "error": "is required: missing or null"}
+                         for i in np.flatnonzero(null)]
+        idx = np.flatnonzero(~null)
+        values = arr[idx]
+    if len(values) == 0:
+        return problems, (None if problems else _convert(col, arr, null))
+    kind = _KIND.get(values.dtype.kind) or infer_dtype(values, skipna=False)
+    if kind not in _OK_KINDS[col.dtype] or (col.dtype == "int" and values.dtype.kind not in "iu"):
+        ok = np.fromiter((_value_ok(col.dtype, v) for v in values.tolist()), bool, len(values))
+        if not ok.all():
+            report(np.flatnonzero(~ok), lambda v: f"must be {_EXPECTED[col.dtype]}, got {_fmt(v)}")
+            return problems, None
+    if col.dtype in ("int", "float"):
+        x = values.astype("float64")
+        if not np.isfinite(x).all():  # e.g. 1e400 parses to inf
+            report(np.flatnonzero(~np.isfinite(x)), lambda v: f"must be a finite number, got {_fmt(v)}")
+            return problems, None
+        if col.min is not None and (x < col.min).any():
+            report(np.flatnonzero(x < col.min), lambda v: f"must be >= {_num(col.min)}, got {_fmt(v)}")
+        if col.max is not None and (x > col.max).any():
+            report(np.flatnonzero(x > col.max), lambda v: f"must be <= {_num(col.max)}, got {_fmt(v)}")
+    elif col.categories is not None:
+        allowed = set(col.categories)
+        if not set(values.tolist()) <= allowed:
+            bad = np.fromiter((v not in allowed for v in values.tolist()), bool, len(values))
+            report(np.flatnonzero(bad), lambda v: f"unknown category {_fmt(v)}; expected one of {col.categories}")
+    elif col.dtype == "datetime" and kind == "string":
+        parsed = pd.to_datetime(pd.Series(values), errors="coerce", utc=True, format="ISO8601")
+        report(np.flatnonzero(parsed.isna().to_numpy()),
+               lambda v: f"must be {_EXPECTED['datetime']}, got {_fmt(v)}")
+    if problems:
+        return problems, None
+    return problems, _convert(col, arr, null)
+
+
+def _value_ok(dtype: str, v: object) -> bool:
+    t = type(v)
+    if dtype == "int":
+        return (t is int and -(2**63) <= v < 2**63) or (t is float and v.is_integer() and abs(v) < 2**63)
+    if dtype == "float":
+        return t in (int, float)
+    if dtype == "bool":
+        return t is bool
+    return t is str
+
+
+class Contract:
+    """The request contract of one project: required raw fields with their spec'd dtype, nullability and range.
+
+    Examples
+    --------
+    >>> from mlops_assets.spec import load_spec
+    >>> c = Contract(load_spec("projects/churn.yaml"))
+    >>> c.validate(pd.DataFrame([c.example_record()])).raw.shape
+    (1, 12)
+    """
+
+    def __init__(self, spec: ProjectSpec):
+        self.spec = spec
+        self.fields = required_columns(spec)
+        cols = spec.schema_.columns
+        unknown = [c for c in self.fields if c not in cols]
+        if unknown:
+            raise KeyError(f"project '{spec.name}': required raw fields {unknown} are not among schema.columns")
+        self.columns: dict[str, ColumnSpec] = {c: cols[c] for c in self.fields}
+        self.known = set(cols)
+
+    def validate(self, frame: pd.DataFrame) -> Validated:
+        """Check request rows (one row per record, JSON-typed); raise ContractError naming record and field."""
+        if len(frame) == 0:
+            raise ContractError([{"record": None, "field": None, "error": "no records: send at least one"}])
+        problems: list[dict] = []
+        out: dict[str, object] = {}
+        for name, col in self.columns.items():
+            if name not in frame.columns:
+                problems.append({"record": None, "field": name, "error": "missing required field (in every record)"})
+                continue
+            found, converted = check_column(name, col, frame[name].to_numpy())
+            problems += found
+            if converted is not None:
+                out[name] = converted
+        if problems:
+            problems.sort(key=lambda p: (-1 if p["record"] is None else p["record"], self.fields.index(p["field"])))
+            raise ContractError(problems)
+        extra = [str(c) for c in frame.columns if c not in self.known]
+        warnings = []
+        if extra:
+            more = f" and {len(extra) - 20} more" if len(extra) > 20 else ""
+            warnings.append(f"ignored unknown fields: {sorted(extra)[:20]}{more}")
+        return Validated(pd.DataFrame(out, index=pd.RangeIndex(len(frame))), warnings)
+
+    def features(self, raw: pd.DataFrame) -> pd.DataFrame:
+        """The model's features from validated raw rows: the training definitions, unchanged."""
+        return build_features(self.spec, raw)
+
+    def check_value(self, name: str, value: object) -> list[dict]:
+        """Problems with one value of schema column ``name`` (used for feedback labels)."""
+        problems, _ = check_column(name, self.spec.schema_.columns[name], np.array([value], dtype=object))
+        return problems
+
+    def example_record(self) -> dict:
+        """A valid record (for warm-up, the post-load check and the OpenAPI example)."""
+        rec: dict = {}
+        for name, col in self.columns.items():
+            if col.dtype in ("int", "float"):
+                lo = col.min if col.min is not None else 0.0
+                hi = col.max if col.max is not None else lo + 2.0
+                v = lo + (hi - lo) / 4
+                rec[name] = int(v) if col.dtype == "int" else float(v)
+            elif col.dtype == "bool":
+                rec[name] = False
+            elif col.dtype == "datetime":
+                rec[name] = f"{self.spec.start_date.isoformat()}T00:00:00Z"
+            else:
+                rec[name] = col.categories[0] if col.categories else "example"
+        return rec
+
+    def json_schema(self) -> dict:
+        """JSON Schema of one record (for the OpenAPI document)."""
+        types = {"int": "integer", "float": "number", "bool": "boolean", "str": "string", "category": "string",
+                 "datetime": "string"}
+        props = {}
+        for name, col in self.columns.items():
+            p: dict = {"type": [types[col.dtype], "null"] if col.nullable else types[col.dtype]}
+            if col.min is not None:
+                p["minimum"] = col.min
+            if col.max is not None:
+                p["maximum"] = col.max
+            if col.categories is not None:
+                p["enum"] = list(col.categories)
+            if col.dtype == "datetime":
+                p["format"] = "date-time"
+            if col.description:
+                p["description"] = col.description
+            props[name] = p
+        return {"type": "object", "properties": props, "required": list(self.fields),
+                "additionalProperties": True}

@@ -1,0 +1,116 @@
+"""A loaded model: an MLflow sklearn model behind ``predict(features) -> (predictions, scores)`` with its metadata."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: Model-version tags read as the training data version, first found wins.
+DATA_VERSION_TAGS = ("data_version", "training_data_version")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Where a model came from: recorded on every response, log record and status page."""
+
+    project: str
+    model_uri: str
+    model_version: str
+    alias: str | None = None
+    data_version: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class LoadedModel:
+    """A fitted sklearn estimator (usually a Pipeline over the feature columns) and its metadata.
+
+    ``predict`` returns the predicted value per row and a score: for classification the
+    probability of the positive class (label 1, else the last class), for regression the prediction.
+    """
+
+    def __init__(self, estimator, info: ModelInfo, task: str):
+        if task not in ("classification", "regression"):
+            raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+        self.estimator = estimator
+        self.info = info
+        self.task = task
+        self._proba = task == "classification" and hasattr(estimator, "predict_proba")
+        if self._proba:
+            classes = np.asarray(estimator.classes_)
+            self.classes_ = classes
+            hits = np.flatnonzero(classes == 1)
+            self._pos = int(hits[0]) if len(hits) else len(classes) - 1
+
+    @property
+    def version(self) -> str:
+        return self.info.model_version
+
+    def predict(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Predictions and scores (float64), one per row of ``features``."""
+        if self._proba:
+            proba = np.asarray(self.estimator.predict_proba(features))
+            return self.classes_[np.argmax(proba, axis=1)], proba[:, self._pos].astype("float64")
+        pred = np.asarray(self.estimator.predict(features))
+        return pred, pred.astype("float64")
+
+    def check(self, features: pd.DataFrame) -> None:
+        """Warm up and sanity-check on sample rows; raise if the output is not one finite score per row."""
+        pred, score = self.predict(features)
+        if len(pred) != len(features) or len(score) != len(features):
+            raise ValueError(f"model {self.info.model_uri} returned {len(pred)} predictions for {len(features)} rows")
+        if not np.all(np.isfinite(score)):
+            raise ValueError(f"model {self.info.model_uri} returned non-finite scores {score.tolist()} on sample rows")
+
+
+def _registry_meta(model_uri: str) -> tuple[str | None, str | None, str | None]:
+    """(version, alias, data version) of a ``models:/`` URI from the registry, else Nones."""
+    m = re.fullmatch(r"models:/([^/@]+)(?:@([^/]+)|/(\d+))/?", model_uri)
+    if not m:
+        return None, None, None
+    from mlflow import MlflowClient
+
+    name, alias, number = m.groups()
+    client = MlflowClient()
+    mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, number)
+    tags = dict(mv.tags or {})
+    data_version = next((tags[t] for t in DATA_VERSION_TAGS if t in tags), None)
+    return str(mv.version), alias, data_version
+
+
+def _default_version(model_uri: str) -> str:
+    m = re.match(r"runs:/([^/]+)", model_uri)
+    return f"run-{m.group(1)[:12]}" if m else Path(model_uri.rstrip("/")).name
+
+
+def load_model(
+    model_uri: str,
+    *,
+    project: str,
+    task: str,
+    version: str | None = None,
+    alias: str | None = None,
+    data_version: str | None = None,
+) -> LoadedModel:
+    """Load ``model_uri`` (``models:/name@alias``, ``models:/name/3``, ``runs:/id/model`` or a path).
+
+    Version, alias and data version default to the registry's (for ``models:/`` URIs; the data
+    version from a ``data_version`` tag), else to a name derived from the URI; arguments win.
+    """
+    import mlflow.sklearn
+
+    estimator = mlflow.sklearn.load_model(model_uri)
+    reg_version, reg_alias, reg_data = _registry_meta(model_uri)
+    info = ModelInfo(
+        project=project,
+        model_uri=model_uri,
+        model_version=str(version or reg_version or _default_version(model_uri)),
+        alias=alias or reg_alias,
+        data_version=data_version or reg_data,
+    )
+    return LoadedModel(estimator, info, task)

@@ -1,0 +1,119 @@
+"""Request bodies: bounded JSON reading and the /predict and MLflow /invocations shapes turned into a frame."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from starlette.requests import Request
+
+INVOCATION_KEYS = ("dataframe_split", "dataframe_records", "inputs")
+
+
+class ClientError(Exception):
+    """A request the client must fix: answered with ``status`` and ``{"detail": detail}``."""
+
+    def __init__(self, status: int, detail: object, **extra):
+        super().__init__(str(detail))
+        self.status = status
+        self.detail = detail
+        self.extra = extra
+
+
+def _no_constants(name: str):
+    raise ValueError(f"non-standard JSON constant {name} is not allowed")
+
+
+async def read_json(request: Request, limit: int, *, require_json_type: bool = True) -> object:
+    """The parsed JSON body; 413 over ``limit`` bytes, 415 for a non-JSON content type, 400 if malformed."""
+    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if require_json_type and ctype not in ("application/json", ""):
+        raise ClientError(415, f"content type must be application/json, got '{ctype}'")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ClientError(400, f"invalid Content-Length header {declared!r}")
+        if int(declared) > limit:
+            raise ClientError(413, f"request body of {int(declared)} bytes is over the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ClientError(413, f"request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not body.strip():
+        raise ClientError(400, "empty request body: send a JSON object")
+    try:
+        return json.loads(body, parse_constant=_no_constants)
+    except UnicodeDecodeError:
+        raise ClientError(400, "request body is not valid UTF-8") from None
+    except RecursionError:
+        raise ClientError(400, "malformed JSON: nested too deeply") from None
+    except ValueError as err:
+        raise ClientError(400, f"malformed JSON: {err}") from None
+
+
+def _records_frame(records: object, where: str, max_records: int) -> pd.DataFrame:
+    if not isinstance(records, list):
+        raise ClientError(422, f"'{where}' must be a list of objects, got {type(records).__name__}")
+    _check_count(len(records), where, max_records)
+    bad = next((i for i, r in enumerate(records) if type(r) is not dict), None)
+    if bad is not None:
+        raise ClientError(422, [{"record": bad, "field": None,
+                                 "error": f"must be a JSON object, got {type(records[bad]).__name__}"}])
+    return pd.DataFrame(records)
+
+
+def _check_count(n: int, where: str, max_records: int) -> None:
+    if n == 0:
+        raise ClientError(422, f"'{where}' is empty: send at least one record")
+    if n > max_records:
+        raise ClientError(413, f"'{where}' has {n} records, over the limit of {max_records} per request")
+
+
+def predict_frame(body: object, max_records: int) -> pd.DataFrame:
+    """``{"records": [{...}, ...]}`` -> one row per record."""
+    if not isinstance(body, dict):
+        raise ClientError(422, f"body must be a JSON object with a 'records' list, got {type(body).__name__}")
+    if "records" not in body:
+        raise ClientError(422, f"body is missing the 'records' field (got fields {sorted(body)})")
+    return _records_frame(body["records"], "records", max_records)
+
+
+def invocations_frame(body: object, max_records: int) -> pd.DataFrame:
+    """The MLflow scoring protocol: exactly one of dataframe_split, dataframe_records or inputs."""
+    if not isinstance(body, dict):
+        raise ClientError(422, f"body must be a JSON object with one of {list(INVOCATION_KEYS)}, "
+                               f"got {type(body).__name__}")
+    keys = [k for k in INVOCATION_KEYS if k in body]
+    if len(keys) != 1:
+        raise ClientError(422, f"body must have exactly one of {list(INVOCATION_KEYS)}, got fields {sorted(body)}")
+    key = keys[0]
+    data = body[key]
+    if key == "dataframe_records" or (key == "inputs" and isinstance(data, list)):
+        return _records_frame(data, key, max_records)
+    if key == "inputs":
+        if not isinstance(data, dict):
+            raise ClientError(422, f"'inputs' must be a list of records or an object of column lists, "
+                                   f"got {type(data).__name__}")
+        bad = [c for c, v in data.items() if not isinstance(v, list)]
+        if bad:
+            raise ClientError(422, f"'inputs' columns {bad} must be lists of values")
+        lengths = {len(v) for v in data.values()}
+        if len(lengths) > 1:
+            raise ClientError(422, f"'inputs' columns have different lengths {sorted(lengths)}")
+        _check_count(lengths.pop() if lengths else 0, key, max_records)
+        return pd.DataFrame(data)
+    # dataframe_split
+    if not isinstance(data, dict) or not isinstance(data.get("columns"), list) or not isinstance(data.get("data"), list):
+        raise ClientError(422, "'dataframe_split' must be an object with a 'columns' list and a 'data' list of rows")
+    columns, rows = data["columns"], data["data"]
+    if not all(isinstance(c, str) for c in columns) or len(set(columns)) != len(columns):
+        raise ClientError(422, "'dataframe_split.columns' must be distinct strings")
+    _check_count(len(rows), "dataframe_split.data", max_records)
+    bad = next((i for i, r in enumerate(rows) if type(r) is not list or len(r) != len(columns)), None)
+    if bad is not None:
+        raise ClientError(422, [{"record": bad, "field": None,
+                                 "error": f"must be a list of {len(columns)} values (one per column)"}])
+    return pd.DataFrame(rows, columns=columns)

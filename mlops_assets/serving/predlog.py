@@ -1,0 +1,167 @@
+"""The prediction and feedback log: buffered in memory, written to day-partitioned Parquet by a background thread.
+
+Layout (Hive-style partitions, one file per flush and day)::
+
+    <dir>/predictions/date=YYYY-MM-DD/part-<start>-<seq>.parquet
+    <dir>/feedback/date=YYYY-MM-DD/part-<start>-<seq>.parquet
+
+A prediction record is one scored row: ``request_id``, ``row`` (index in the request), ``time`` (UTC,
+when the request arrived), ``project``, ``model_version``, ``role`` (live/canary/shadow), ``prediction``,
+``score`` and the validated raw input fields as typed columns. Files appear atomically (write, rename).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mlops_assets.spec import ColumnSpec
+
+log = logging.getLogger(__name__)
+
+META_COLUMNS = ("request_id", "row", "time", "project", "model_version", "role", "prediction", "score")
+_ARROW = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string(),
+          "category": pa.string(), "datetime": pa.timestamp("us", tz="UTC")}
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    request_id: str
+    time: datetime
+    model_version: str
+    role: str
+    raw: pd.DataFrame
+    prediction: np.ndarray
+    score: np.ndarray
+
+
+class PredictionLog:
+    """Append scored rows and feedback without touching disk; a thread flushes every ``flush_interval_s``.
+
+    ``stop()`` (the app's shutdown) flushes everything buffered and joins the thread.
+    """
+
+    def __init__(self, directory: Path, project: str, inputs: dict[str, ColumnSpec], flush_interval_s: float = 1.0):
+        clash = [c for c in inputs if c in META_COLUMNS]
+        if clash:
+            raise ValueError(f"input fields {clash} clash with prediction-log columns {META_COLUMNS}")
+        self.directory = Path(directory)
+        self.project = project
+        self.inputs = list(inputs)
+        self.flush_interval_s = flush_interval_s
+        self._schema = pa.schema(
+            [("request_id", pa.string()), ("row", pa.int64()), ("time", pa.timestamp("us", tz="UTC")),
+             ("project", pa.string()), ("model_version", pa.string()), ("role", pa.string()),
+             ("prediction", pa.float64()), ("score", pa.float64())]
+            + [(c, _ARROW[s.dtype]) for c, s in inputs.items()]
+        )
+        self._feedback_schema = pa.schema(
+            [("request_id", pa.string()), ("row", pa.int64()), ("time", pa.timestamp("us", tz="UTC")),
+             ("project", pa.string()), ("label", pa.float64())]
+        )
+        self._lock = threading.Lock()
+        self._chunks: list[_Chunk] = []
+        self._feedback: list[dict] = []
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._tag = f"{int(time.time() * 1000)}-{os.getpid()}"
+        self._seq = 0
+        self.rows_written = 0
+        self.feedback_written = 0
+
+    # ------------------------------------------------------------ request side (cheap, no I/O)
+    def append(self, request_id: str, at: datetime, model_version: str, role: str,
+               raw: pd.DataFrame, prediction: np.ndarray, score: np.ndarray) -> None:
+        with self._lock:
+            self._chunks.append(_Chunk(request_id, at, model_version, role, raw, prediction, score))
+
+    def append_feedback(self, request_id: str, row: int, label: float, at: datetime) -> None:
+        with self._lock:
+            self._feedback.append({"request_id": request_id, "row": row, "time": at, "project": self.project,
+                                   "label": float(label)})
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Flush everything buffered and stop the thread."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.flush()
+
+    def _loop(self) -> None:
+        while not self._stopping:
+            self._wake.wait(self.flush_interval_s)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # keep the thread alive; the buffer is kept for the next try
+                log.exception("prediction log flush failed; retrying in %.1fs", self.flush_interval_s)
+
+    # ------------------------------------------------------------ writing
+    def flush(self) -> None:
+        with self._lock:
+            chunks, self._chunks = self._chunks, []
+            feedback, self._feedback = self._feedback, []
+        try:
+            if chunks:
+                self._write_predictions(chunks)
+        except Exception:
+            with self._lock:
+                self._chunks[:0] = chunks
+            raise
+        try:
+            if feedback:
+                self._write(pd.DataFrame(feedback), "feedback", self._feedback_schema)
+                self.feedback_written += len(feedback)
+        except Exception:
+            with self._lock:
+                self._feedback[:0] = feedback
+            raise
+
+    def _write_predictions(self, chunks: list[_Chunk]) -> None:
+        frames = []
+        for c in chunks:
+            n = len(c.raw)
+            meta = pd.DataFrame({
+                "request_id": [c.request_id] * n, "row": np.arange(n, dtype="int64"), "time": [c.time] * n,
+                "project": [self.project] * n, "model_version": [c.model_version] * n, "role": [c.role] * n,
+                "prediction": np.asarray(c.prediction, dtype="float64"), "score": np.asarray(c.score, dtype="float64"),
+            })
+            frames.append(pd.concat([meta, c.raw[self.inputs].reset_index(drop=True)], axis=1))
+        self._write(pd.concat(frames, ignore_index=True), "predictions", self._schema)
+        self.rows_written += sum(len(c.raw) for c in chunks)
+
+    def _write(self, df: pd.DataFrame, kind: str, schema: pa.Schema) -> None:
+        df["time"] = pd.to_datetime(df["time"], utc=True)
+        days = df["time"].dt.strftime("%Y-%m-%d")
+        for day, part in df.groupby(days, sort=True):
+            table = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
+            target = self.directory / kind / f"date={day}"
+            target.mkdir(parents=True, exist_ok=True)
+            self._seq += 1
+            final = target / f"part-{self._tag}-{self._seq:06d}.parquet"
+            tmp = final.with_name("." + final.name + ".tmp")
+            pq.write_table(table, tmp)
+            os.replace(tmp, final)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)

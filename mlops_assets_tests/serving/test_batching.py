@@ -1,0 +1,135 @@
+"""Micro-batching: concurrent jobs share one predict call; a lone job does not wait; shadows never answer."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+
+from mlops_assets.serving.batching import Job, MicroBatcher
+
+
+class Doubler:
+    """A stand-in model: prediction = 2x, score = x; records batch sizes and the thread it ran on."""
+
+    def __init__(self, version: str, delay_s: float = 0.0):
+        self.version = version
+        self.delay_s = delay_s
+        self.calls: list[int] = []
+        self.threads: set[str] = set()
+
+    def predict(self, features: pd.DataFrame):
+        self.calls.append(len(features))
+        self.threads.add(threading.current_thread().name)
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        x = features["x"].to_numpy(dtype="float64")
+        return 2 * x, x
+
+
+def frame(*xs: float) -> pd.DataFrame:
+    return pd.DataFrame({"x": list(xs)})
+
+
+def run(coro, timeout: float = 20.0):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def test_concurrent_jobs_are_coalesced_and_answers_stay_in_order():
+    model = Doubler("1", delay_s=0.02)
+    scored = []
+
+    async def main():
+        b = MicroBatcher(lambda raw: raw, on_scored=lambda job, m, role, p, s: scored.append((job.tag, role, len(p))))
+        await b.start()
+
+        async def one(i):
+            with b.expecting() as ticket:
+                await asyncio.sleep(0)
+                return await b.submit(Job(frame(i, i + 0.5), model, "live", tag=i), ticket)
+
+        results = await asyncio.gather(*(one(i) for i in range(40)))
+        await b.stop()
+        return results, b.batches
+
+    results, batches = run(main())
+    for i, (pred, score) in enumerate(results):
+        assert score.tolist() == [i, i + 0.5] and pred.tolist() == [2 * i, 2 * i + 1]
+    assert sum(model.calls) == 80 and len(model.calls) == batches < 40
+    assert max(model.calls) > 2
+    assert sorted(t for t, _, _ in scored) == list(range(40)) and {r for _, r, _ in scored} == {"live"}
+    assert model.threads and all(t.startswith("predict") for t in model.threads)
+
+
+def test_a_lone_request_does_not_wait_for_company():
+    model = Doubler("1")
+
+    async def main():
+        b = MicroBatcher(lambda raw: raw, max_wait_s=0.2)
+        await b.start()
+        took = []
+        for i in range(5):
+            t = time.perf_counter()
+            with b.expecting() as ticket:
+                await b.submit(Job(frame(i), model, "live"), ticket)
+            took.append(time.perf_counter() - t)
+        await b.stop()
+        return took
+
+    took = run(main())
+    assert max(took) < 0.1, took  # far below the 0.2 s wait bound: nobody else was on the way
+
+
+def test_batches_respect_max_rows_and_group_by_model():
+    a, c = Doubler("a"), Doubler("c", delay_s=0.01)
+
+    async def main():
+        b = MicroBatcher(lambda raw: raw, max_batch_rows=10)
+        await b.start()
+        jobs = [b.submit(Job(frame(*range(4)), a if i % 2 else c, "live")) for i in range(12)]
+        out = await asyncio.gather(*jobs)
+        await b.stop()
+        return out
+
+    out = run(main())
+    assert all(s.tolist() == [0, 1, 2, 3] for _, s in out)
+    assert max(a.calls + c.calls) <= 12  # a batch closes once it reaches 10 rows (at most one job over)
+    assert sum(a.calls) == sum(c.calls) == 24
+
+
+def test_shadow_scores_in_background_and_stop_drains_everything():
+    live, shadow = Doubler("live"), Doubler("shadow", delay_s=0.05)
+    scored = []
+
+    async def main():
+        b = MicroBatcher(lambda raw: raw, on_scored=lambda job, m, role, p, s: scored.append((m.version, role)))
+        await b.start()
+        answers = await asyncio.gather(*(b.submit(Job(frame(i), live, "live", shadow=shadow)) for i in range(6)))
+        await b.stop()  # must wait for the pending shadow scoring
+        return answers
+
+    answers = run(main())
+    assert [s.tolist() for _, s in answers] == [[i] for i in range(6)]
+    assert sorted(scored).count(("live", "live")) == 6 and sorted(scored).count(("shadow", "shadow")) == 6
+
+
+def test_a_failing_model_fails_its_own_requests_only():
+    class Broken(Doubler):
+        def predict(self, features):
+            raise RuntimeError("boom")
+
+    good, bad = Doubler("good"), Broken("bad")
+
+    async def main():
+        b = MicroBatcher(lambda raw: raw)
+        await b.start()
+        out = await asyncio.gather(b.submit(Job(frame(1), bad, "live")), b.submit(Job(frame(2), good, "live")),
+                                   return_exceptions=True)
+        await b.stop()
+        return out
+
+    err, ok = run(main())
+    assert isinstance(err, RuntimeError) and np.asarray(ok[1]).tolist() == [2.0]
