@@ -1,8 +1,10 @@
 """A project's dbt feature models as Dagster assets (one daily partition per dbt build)."""
 
 
+import contextlib
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,25 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from mlops_assets import constants as C
 from mlops_assets.resources.storage import DataDirectory
 from mlops_assets.spec import DbtFeatures, ProjectSpec
+
+@contextlib.contextmanager
+def dbt_environment(values: dict[str, str]) -> Iterator[None]:
+    """Set env vars for the dbt subprocess started inside the block, then restore them.
+
+    DbtCliResource hands the subprocess a copy of os.environ; dbt steps never run concurrently in one process
+    (in-process executor, and the duckdb pool limit of 1), so the window in which they are set is safe.
+    """
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
 
 #: DuckDB allows one writer per warehouse file: dbt steps share this concurrency pool (limit in dagster.yaml).
 DUCKDB_POOL = "duckdb_warehouse"
@@ -59,7 +80,9 @@ def build_dbt_features(spec: ProjectSpec, partitions_def: PartitionsDefinition, 
     def _features(context: AssetExecutionContext, dbt: DbtCliResource, storage: DataDirectory):
         # DuckDB's COPY does not create folders: make the one the features Parquet lands in.
         (storage.assets_dir / spec.name / C.FEATURES_ASSET).mkdir(parents=True, exist_ok=True)
-        dbt_vars = {"data_dir": str(storage.root), "partition_date": context.partition_key}
-        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+        env = {"MLOPS_DATA_DIR": str(storage.root), "MLOPS_PARTITION_DATE": context.partition_key}
+        with dbt_environment(env):  # read by the dbt subprocess, which starts inside dbt.cli()
+            invocation = dbt.cli(["build"], context=context)
+        yield from invocation.stream()
 
     return _features
