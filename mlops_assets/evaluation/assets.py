@@ -21,7 +21,7 @@ from dagster import (
 
 from mlops_assets import constants as C
 from mlops_assets.evaluation.gates import GateResult
-from mlops_assets.evaluation.plots import evaluation_figure
+from mlops_assets.evaluation.plots import evaluation_figure, figure_markdown
 from mlops_assets.evaluation.report import GATES, EvaluationInputs, evaluate, metrics_markdown
 from mlops_assets.resources.tracking import CHAMPION, MlflowTracking
 from mlops_assets.spec import ProjectSpec
@@ -114,6 +114,7 @@ def build_evaluation_report(spec: ProjectSpec) -> AssetsDefinition:
             mlflow.log_dict(payload, "evaluation/report.json")
             mlflow.set_tag("gates_passed", str(report.passed).lower())
         plot_url = f"{tracking.ui_url}/get-artifact?path=evaluation/curves.png&run_uuid={run_id}"
+        plot_md = figure_markdown(figure, "evaluation curves")
         slices_md = report.slices.to_markdown(index=False) if not report.slices.empty else "_no segment columns_"
         yield Output(
             payload,
@@ -124,7 +125,7 @@ def build_evaluation_report(spec: ProjectSpec) -> AssetsDefinition:
                 "metrics": MetadataValue.md(metrics_markdown(report)),
                 "slices": MetadataValue.md(slices_md),
                 "detail": MetadataValue.json(report.detail),
-                "plots": MetadataValue.md(f"![evaluation curves]({plot_url})\n\n[open in MLflow]({plot_url})"),
+                "plots": MetadataValue.md(f"{plot_md}\n\n[artifact in MLflow]({plot_url})"),
                 "mlflow_run": MetadataValue.url(tracking.run_url(candidate_model["experiment_id"], run_id)),
                 "gates_passed": report.passed,
             },

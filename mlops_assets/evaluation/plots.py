@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import io
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -45,6 +48,14 @@ def regression_figure(y_true: np.ndarray, challenger: np.ndarray, champion: np.n
     hist_ax.legend()
     fig.tight_layout()
     return fig
+
+
+def figure_markdown(fig: Figure, alt: str) -> str:
+    """The figure as a markdown image with an inline PNG data URI (renders in the Dagster UI, no server needed)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()})"
 
 
 def evaluation_figure(task: str, y_true, challenger, champion) -> Figure:

@@ -78,6 +78,9 @@ def test_first_run_promotes_v1_and_worse_challenger_is_blocked(world):
     assert first.success
     assert {"training_set", "candidate_model", "evaluation_report", "champion"} <= materialized(first)
     assert checks(first)["not_worse_than_champion"].metadata["summary"].value.startswith("no champion")
+    report_meta = first.asset_materializations_for_node("churn__evaluation_report")[0].metadata
+    assert "data:image/png;base64," in report_meta["plots"].value  # the curves render in the Dagster UI
+    assert "roc_auc" in report_meta["metrics"].value and "contract" in report_meta["slices"].value
     assert tracking.alias_version("churn", CHAMPION) == "1"
 
     worse = train(spec, world, CandidateConfig(estimator="dummy", params="{strategy: prior}"))
@@ -142,3 +145,28 @@ def test_no_training_rows_from_after_holdout_start(world):
     train_rows, holdout_rows = stored[stored["split"] == "train"], stored[stored["split"] == "holdout"]
     assert train_rows["event_time"].max() < holdout_start <= holdout_rows["event_time"].min()
     assert len(train_rows) == 4 * 700 and len(holdout_rows) == 2 * 700
+
+
+def test_regression_project_trains_and_gates_on_rmse(tmp_path):
+    """housing: landing CSVs -> pass-through features -> a regression champion, gated on rmse (lower is better)."""
+    from mlops_assets.cli import write_sample_landing
+
+    data_dir = tmp_path / "data"
+    spec = load_spec(PROJECTS / "housing.yaml")
+    spec = spec.model_copy(update={"training": spec.training.model_copy(update={"window_days": 3, "holdout_days": 1})})
+    write_sample_landing(PROJECTS / "housing.yaml", data_dir, date(2026, 1, 1), 4)
+    resources = default_resources(str(data_dir), tracking_uri=local_tracking_uri(str(tmp_path / "ml")))
+    with instance_for_test() as instance:
+        for day in ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"]:
+            assert materialize(build_data_assets(spec, None), partition_key=day, instance=instance, resources=resources).success
+        assets = build_model_assets(spec)
+        first = materialize(assets, instance=instance, resources=resources, selection=[a.key for a in assets])
+        assert first.success
+        assert resources["tracking"].alias_version("housing", CHAMPION) == "1"
+        second = materialize(assets, instance=instance, resources=resources, raise_on_error=False,
+                             selection=[a.key for a in assets],
+                             run_config=RunConfig(ops={"housing__candidate_model": CandidateConfig(estimator="dummy")}))
+    assert not second.success
+    gate = checks(second)["not_worse_than_champion"]
+    assert not gate.passed and "rmse" in gate.metadata["summary"].value
+    assert resources["tracking"].alias_version("housing", CHAMPION) == "1"
