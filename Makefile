@@ -6,8 +6,10 @@ export MLOPS_DATA_DIR ?= $(CURDIR)/.mlops_data
 export DAGSTER_HOME ?= $(MLOPS_DATA_DIR)/dagster_home
 export MLFLOW_TRACKING_URI ?= sqlite:///$(MLOPS_DATA_DIR)/mlflow/mlflow.db
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+# Alerts (drift, failed checks and runs, freshness) are POSTed here as JSON; empty: they go to the Dagster log.
+export MLOPS_ALERT_WEBHOOK_URL ?=
 
-.PHONY: install home demo test dev validate landing bench mlflow-ui clean
+.PHONY: install home demo test dev validate landing bench mlflow-ui stop clean
 
 $(BIN)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +47,11 @@ landing: install
 
 bench: install
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/drift.py
 
-clean:
+stop: install
+	$(BIN)/mlops-assets stop
+
+clean: stop
 	rm -rf $(MLOPS_DATA_DIR) dbt_project/target dbt_project/logs

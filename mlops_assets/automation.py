@@ -6,6 +6,7 @@ from dagster import AssetSelection, ScheduleDefinition, build_schedule_from_part
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from mlops_assets import constants as C
+from mlops_assets.monitoring.assets import DRIFT_REPORT, PERFORMANCE_REPORT, REFERENCE_PROFILE
 from mlops_assets.partitions import daily_partitions
 from mlops_assets.spec import ProjectSpec
 
@@ -30,18 +31,41 @@ def ingest_schedule(job: UnresolvedAssetJobDefinition) -> ScheduleDefinition:
     return build_schedule_from_partitioned_job(job, hour_of_day=1, minute_of_hour=0)
 
 
-def train_selection(spec: ProjectSpec) -> AssetSelection:
-    """training_set -> candidate_model -> evaluation_report (-> champion unless promotion is manual)."""
-    names = [C.TRAINING_SET, C.CANDIDATE_MODEL, C.EVALUATION_REPORT]
-    if spec.evaluation.promotion == "auto":
-        names.append(C.CHAMPION)
-    return AssetSelection.assets(*[[spec.name, n] for n in names])
-
-
 def train_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
     return define_asset_job(
         name=f"{spec.name}__train",
-        selection=train_selection(spec),
-        description=f"Train, evaluate and (if the gates pass) promote a '{spec.name}' model.",
+        selection=retrain_selection(spec),
+        description=(
+            f"Train and evaluate a '{spec.name}' model; if its gates pass (and promotion is auto) promote it, "
+            "refresh the reference profile and deploy it."
+        ),
         tags={"project": spec.name},
     )
+
+
+def train_schedule(job: UnresolvedAssetJobDefinition) -> ScheduleDefinition:
+    """Weekly retraining, Mondays 03:00 UTC (off by default; toggle it in the UI)."""
+    return ScheduleDefinition(job=job, cron_schedule="0 3 * * 1", execution_timezone="UTC")
+
+
+def retrain_selection(spec: ProjectSpec) -> AssetSelection:
+    """What a drift or decay sensor materializes: the training chain and, with auto promotion, reference + endpoint."""
+    names = [C.TRAINING_SET, C.CANDIDATE_MODEL, C.EVALUATION_REPORT]
+    if spec.evaluation.promotion == "auto":
+        names += [C.CHAMPION, REFERENCE_PROFILE, C.ENDPOINT]
+    return AssetSelection.assets(*[[spec.name, n] for n in names])
+
+
+def monitor_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
+    return define_asset_job(
+        name=f"{spec.name}__monitor",
+        selection=AssetSelection.assets([spec.name, DRIFT_REPORT], [spec.name, PERFORMANCE_REPORT]),
+        partitions_def=daily_partitions(spec),
+        description=f"Daily drift and performance reports of '{spec.name}' from the prediction and feedback logs.",
+        tags={"project": spec.name},
+    )
+
+
+def monitor_schedule(job: UnresolvedAssetJobDefinition) -> ScheduleDefinition:
+    """Daily at 02:00 UTC, for the day that just ended."""
+    return build_schedule_from_partitioned_job(job, hour_of_day=2, minute_of_hour=0)

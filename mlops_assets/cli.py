@@ -32,6 +32,17 @@ def write_sample_landing(spec_path: Path, data_dir: Path, start: date, days: int
     ]
 
 
+def _stop_servers() -> int:
+    from mlops_assets.definitions import default_resources, projects_dir
+    from mlops_assets.spec import load_specs
+
+    deployer = default_resources(str(_data_dir()))["deployer"]
+    for spec in load_specs(projects_dir()):
+        deployer.stop(spec)
+        print(f"[{spec.name}] model server stopped")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -41,12 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     landing.add_argument("--days", type=int, default=28)
     demo = sub.add_parser("demo", help="materialize every project end to end on embedded defaults")
     demo.add_argument("--days", type=int, default=21, help="daily partitions per project, from its start date")
+    sub.add_parser("stop", help="stop every project's local model server (flushes its prediction log)")
     args = parser.parse_args(argv)
 
     if args.command == "landing":
         paths = write_sample_landing(args.spec, _data_dir(), args.start, args.days)
         print(f"wrote {len(paths)} landing files to {paths[0].parent}")
         return 0
+    if args.command == "stop":
+        return _stop_servers()
     from mlops_assets.demo import run_demo
 
     return run_demo(_data_dir(), days=args.days)

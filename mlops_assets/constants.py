@@ -18,9 +18,11 @@ TRAINING_SET = "training_set"
 CANDIDATE_MODEL = "candidate_model"
 EVALUATION_REPORT = "evaluation_report"
 CHAMPION = "champion"
+ENDPOINT = "endpoint"
 
 # Environment variables and their embedded defaults.
 DATA_DIR_ENV = "MLOPS_DATA_DIR"
 PROJECTS_DIR_ENV = "MLOPS_PROJECTS_DIR"
 DEFAULT_DATA_DIR = ".mlops_data"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+ALERT_WEBHOOK_ENV = "MLOPS_ALERT_WEBHOOK_URL"

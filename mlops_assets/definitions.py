@@ -9,7 +9,20 @@ from dagster import Definitions, EnvVar, definitions, in_process_executor
 from dagster_dbt import DbtCliResource
 
 from mlops_assets import constants as C
-from mlops_assets.automation import ingest_job, ingest_schedule, train_job
+from mlops_assets.automation import (
+    ingest_job,
+    ingest_schedule,
+    monitor_job,
+    monitor_schedule,
+    retrain_selection,
+    train_job,
+    train_schedule,
+)
+from mlops_assets.deployment.assets import build_rollback_job
+from mlops_assets.deployment.local_process import LocalProcessDeployer
+from mlops_assets.monitoring.alerts import AlertSink, build_alert_sensors
+from mlops_assets.monitoring.freshness import policies_by_key
+from mlops_assets.monitoring.sensors import build_monitoring_sensors
 from mlops_assets.project_assets import build_project_assets
 from mlops_assets.resources.dbt import DBT_PROJECT_DIR, cached_manifest, dbt_executable
 from mlops_assets.resources.storage import DataDirectory, JsonIOManager, ParquetIOManager
@@ -36,6 +49,8 @@ def default_resources(data_dir: str | EnvVar = EnvVar(C.DATA_DIR_ENV), tracking_
         "io_manager": ParquetIOManager(data_dir=data_dir),
         "json_io_manager": JsonIOManager(data_dir=data_dir),
         "tracking": MlflowTracking(tracking_uri=tracking_uri),
+        "deployer": LocalProcessDeployer(data_dir=data_dir, tracking_uri=tracking_uri),
+        "alerts": AlertSink(webhook_url=EnvVar(C.ALERT_WEBHOOK_ENV) if isinstance(data_dir, EnvVar) else ""),
         "storage": DataDirectory(data_dir=data_dir),
         "dbt": DbtCliResource(
             project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
@@ -46,16 +61,19 @@ def default_resources(data_dir: str | EnvVar = EnvVar(C.DATA_DIR_ENV), tracking_
 def build_definitions(specs: list[ProjectSpec], resources: dict | None = None) -> Definitions:
     """Definitions for the given project specs."""
     manifest = cached_manifest() if any(isinstance(s.features, DbtFeatures) for s in specs) else None
-    assets, jobs, schedules = [], [], []
+    assets, jobs, schedules, sensors = [], [], [], []
     for spec in specs:
         assets += build_project_assets(spec, manifest)
-        job = ingest_job(spec)
-        jobs += [job, train_job(spec), build_reproduce_job(spec)]
-        schedules.append(ingest_schedule(job))
+        ingest, train, monitor = ingest_job(spec), train_job(spec), monitor_job(spec)
+        jobs += [ingest, train, monitor, build_reproduce_job(spec), build_rollback_job(spec)]
+        schedules += [ingest_schedule(ingest), train_schedule(train), monitor_schedule(monitor)]
+        sensors += build_monitoring_sensors(spec, retrain_selection(spec))
+    sensors += build_alert_sensors(policies_by_key(specs))
     return Definitions(
         assets=assets,
         jobs=jobs,
         schedules=schedules,
+        sensors=sensors,
         resources=resources if resources is not None else default_resources(),
         # Steps here are small pandas/dbt steps on a 2-core box: a process per step costs more than it buys.
         executor=in_process_executor,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import time
+import urllib.request
 from pathlib import Path
 
+import pandas as pd
 from dagster import DagsterInstance
 
 from mlops_assets.definitions import build_definitions, default_resources, projects_dir
@@ -49,6 +52,7 @@ def run_demo(data_dir: Path, days: int) -> int:
     print(f"MLflow tracking store:                            {defs.resources['tracking'].tracking_uri}")
     print("Open the UI: make dev        ->  http://127.0.0.1:3000  (webserver + daemon)")
     print("MLflow UI:   make mlflow-ui  ->  http://127.0.0.1:5000")
+    print("Model servers keep running: make stop  stops them")
     return 0
 
 
@@ -67,4 +71,22 @@ def _train(defs, spec, instance, data_dir: Path) -> bool:
     print(f"[{spec.name}] champion: {champion['model_uri']} (previous: {champion['previous_version'] or 'none'}) "
           f"in {time.perf_counter() - started:.1f}s")
     print(f"[{spec.name}] holdout metrics: {metrics}")
+    _sample_prediction(spec, data_dir)
     return True
+
+
+def _sample_prediction(spec, data_dir: Path) -> None:
+    """POST three of the last day's raw rows to the live endpoint and print what it answers."""
+    endpoint = json.loads((data_dir / "assets" / spec.name / "endpoint.json").read_text())
+    day = max((data_dir / "assets" / spec.name / "validated_data").glob("*.parquet"))
+    rows = pd.read_parquet(day).head(3).drop(columns=[spec.target.column])
+    body = json.dumps({"records": json.loads(rows.to_json(orient="records", date_format="iso"))}).encode()
+    request = urllib.request.Request(f"{endpoint['url']}/predict", data=body, headers={"Content-Type": "application/json"})
+    token = os.environ.get("MLOPS_SERVING_TOKEN")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer = json.loads(response.read())
+    print(f"[{spec.name}] endpoint {endpoint['url']} serves v{endpoint['live_version']}; POST /predict ->")
+    for record in answer["predictions"]:
+        print(f"    {json.dumps(record)}")

@@ -7,9 +7,12 @@ from pathlib import Path
 from dagster import AssetsDefinition
 
 from mlops_assets.data.assets import build_raw_data, build_validated_data
+from mlops_assets.deployment.assets import build_endpoint, build_feedback, build_prediction_log
 from mlops_assets.evaluation.assets import build_champion, build_evaluation_report
 from mlops_assets.features.dbt_assets import build_dbt_features
 from mlops_assets.features.passthrough import build_passthrough_features
+from mlops_assets.monitoring.assets import build_monitoring_assets
+from mlops_assets.monitoring.freshness import apply_freshness
 from mlops_assets.partitions import daily_partitions
 from mlops_assets.spec import DbtFeatures, ProjectSpec
 from mlops_assets.training.assets import build_candidate_model, build_training_set
@@ -32,6 +35,17 @@ def build_model_assets(spec: ProjectSpec) -> list[AssetsDefinition]:
     return [build_training_set(spec), build_candidate_model(spec), build_evaluation_report(spec), build_champion(spec)]
 
 
+def build_deployment_assets(spec: ProjectSpec) -> list[AssetsDefinition]:
+    """endpoint -> prediction_log, feedback for one project."""
+    return [build_endpoint(spec), build_prediction_log(spec), build_feedback(spec)]
+
+
 def build_project_assets(spec: ProjectSpec, dbt_manifest: Path | None) -> list[AssetsDefinition]:
-    """The project's whole subgraph."""
-    return build_data_assets(spec, dbt_manifest) + build_model_assets(spec)
+    """The project's whole subgraph, with its freshness policies."""
+    assets = (
+        build_data_assets(spec, dbt_manifest)
+        + build_model_assets(spec)
+        + build_deployment_assets(spec)
+        + build_monitoring_assets(spec)
+    )
+    return apply_freshness(spec, assets)

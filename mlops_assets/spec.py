@@ -167,6 +167,14 @@ class MonitoringSpec(_Strict):
     max_model_age_days: int = 14
     effect_size_floor: float = 0.1
     persistence: tuple[int, int] = (2, 3)
+    window_rows: int = Field(1000, ge=50, description="live predictions per drift window (>= ~1k keeps the floor above noise)")
+    cooldown_hours: float = Field(24.0, ge=0, description="no new sensor-triggered retrain this long after one")
+    max_retrains_per_day: int = Field(2, ge=0, description="cap on sensor-triggered retrains in any 24 hours")
+    performance_tolerance: float = Field(
+        0.05, ge=0, description="decay when the live metric is worse than the holdout figure by more than this fraction of it"
+    )
+    min_feedback: int = Field(500, ge=20, description="labelled predictions per performance window")
+    feedback_lookback_days: int = Field(7, ge=0, description="how many days before a label its prediction may be")
 
 
 # ---------------------------------------------------------------- the project

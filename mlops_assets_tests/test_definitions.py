@@ -28,7 +28,9 @@ def test_definitions_snapshot():
         "housing/features": "features",
         **{f"{p}/{n}": g for p in ("churn", "housing") for n, g in (
             ("training_set", "training"), ("candidate_model", "training"),
-            ("evaluation_report", "evaluation"), ("champion", "promotion"))},
+            ("evaluation_report", "evaluation"), ("champion", "promotion"),
+            ("reference_profile", "monitoring"), ("drift_report", "monitoring"), ("performance_report", "monitoring"),
+            ("endpoint", "deployment"), ("prediction_log", "monitoring"), ("feedback", "monitoring"))},
     }
     # Lineage: dbt's source is our validated asset; the features model reads the staging model.
     assert graph.get(AssetKey(["churn", "stg_churn"])).parent_keys == {AssetKey(["churn", "validated_data"])}
@@ -37,12 +39,28 @@ def test_definitions_snapshot():
     raw_checks = {k.name for k in graph.get(AssetKey(["churn", "raw_data"])).check_keys}
     assert {"columns_present", "dtypes", "value_ranges", "categories", "unique_ids", "min_rows"} <= raw_checks
     jobs = {j.name for j in d.resolve_all_job_defs()}
-    assert {"churn__ingest", "housing__ingest", "churn__train", "churn__reproduce", "housing__train"} <= jobs
+    assert {"churn__ingest", "housing__ingest", "churn__train", "churn__reproduce", "housing__train",
+            "churn__rollback", "churn__monitor"} <= jobs
     gates = {k.name for k in graph.get(AssetKey(["churn", "evaluation_report"])).check_keys}
     assert gates == {"meets_thresholds", "not_worse_than_champion", "slice_gap_within"}
     assert graph.get(AssetKey(["churn", "candidate_model"])).parent_keys == {AssetKey(["churn", "training_set"])}
     schedules = {s.name: s for s in d.schedules}
     assert schedules["churn__ingest_schedule"].cron_schedule == "0 1 * * *"
+    assert schedules["churn__ingest_schedule"].job_name == "churn__ingest"
+    assert schedules["churn__train_schedule"].cron_schedule == "0 3 * * 1"
+    assert schedules["churn__train_schedule"].job_name == "churn__train"
+    assert schedules["housing__monitor_schedule"].cron_schedule == "0 2 * * *"
+    sensors = {s.name: s for s in d.sensors}
+    assert {"churn__drift", "churn__performance", "housing__drift", "alert_on_run_failure", "alert_on_freshness"} <= set(sensors)
+    for name in ("churn__drift", "churn__performance"):
+        retrain_job = d.resolve_job_def(sensors[name].job_name)
+        assert {k.to_user_string() for k in retrain_job.asset_layer.selected_asset_keys} == {
+            "churn/training_set", "churn/candidate_model", "churn/evaluation_report", "churn/champion",
+            "churn/reference_profile", "churn/endpoint"}
+    # Freshness policies so staleness shows in the UI.
+    for key in (["churn", "raw_data"], ["churn", "features"], ["churn", "champion"], ["housing", "features"],
+                ["churn", "endpoint"]):
+        assert graph.get(AssetKey(key)).freshness_policy is not None, key
 
 
 def test_dagster_definitions_validate_passes(tmp_path):

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import orjson
 import pandas as pd
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -27,7 +28,7 @@ from mlops_assets.serving.contract import Contract, ContractError
 from mlops_assets.serving.metrics import ServingMetrics
 from mlops_assets.serving.models import LoadedModel, load_model
 from mlops_assets.serving.openapi import openapi_document
-from mlops_assets.serving.payloads import ClientError, invocations_frame, predict_frame, read_json
+from mlops_assets.serving.payloads import ClientError, invocations_input, predict_records, read_json
 from mlops_assets.serving.predlog import PredictionLog, utcnow
 from mlops_assets.serving.routing import MODES, Router, RoutingError
 from mlops_assets.spec import ProjectSpec
@@ -75,14 +76,15 @@ class _Server:
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
             raise ClientError(401, "missing or wrong bearer token (send 'Authorization: Bearer <token>')")
 
-    async def _score(self, request: Request, to_frame) -> tuple:
+    async def _score(self, request: Request, to_input) -> tuple:
         self._authorize(request)
         at, request_id = utcnow(), uuid.uuid4().hex
         with self.batcher.expecting() as ticket:
             body = await read_json(request, self.max_body_bytes)
-            frame = to_frame(body, self.max_records)
+            rows = to_input(body, self.max_records)  # a list of records or a frame
             try:
-                checked = self.contract.validate(frame)
+                checked = (self.contract.validate_records(rows) if isinstance(rows, list)
+                           else self.contract.validate(rows))
             except ContractError as err:
                 raise ClientError(422, err.problems, error_count=err.total) from None
             try:
@@ -95,18 +97,18 @@ class _Server:
 
     # ------------------------------------------------------------ scoring routes
     async def predict(self, request: Request) -> Response:
-        request_id, route, warnings, pred, score = await self._score(request, predict_frame)
+        request_id, route, warnings, pred, score = await self._score(request, predict_records)
         if route.model.task == "classification":
             rows = [{"prediction": p, "probability": s} for p, s in zip(pred.tolist(), score.tolist())]
         else:
             rows = [{"prediction": p} for p in pred.tolist()]
         body = {"request_id": request_id, "model_version": route.model.version, "role": route.role,
                 "predictions": rows, "warnings": warnings}
-        return JSONResponse(body, headers=self._headers(request_id, route, warnings))
+        return _FastJSON(body, headers=self._headers(request_id, route, warnings))
 
     async def invocations(self, request: Request) -> Response:
-        request_id, route, warnings, pred, _ = await self._score(request, invocations_frame)
-        return JSONResponse({"predictions": pred.tolist()}, headers=self._headers(request_id, route, warnings))
+        request_id, route, warnings, pred, _ = await self._score(request, invocations_input)
+        return _FastJSON({"predictions": pred.tolist()}, headers=self._headers(request_id, route, warnings))
 
     @staticmethod
     def _headers(request_id: str, route, warnings: list[str]) -> dict:
@@ -163,7 +165,8 @@ class _Server:
     # ------------------------------------------------------------ admin
     def _sample_features(self):
         if self._sample is None:
-            checked = self.contract.validate(pd.DataFrame([self.contract.example_record()]))
+            records = [self.contract.example_record(), *self.contract.sample_records()]
+            checked = self.contract.validate(pd.DataFrame(records))
             self._sample = self.contract.features(checked.raw)
         return self._sample
 
@@ -236,6 +239,13 @@ class _Server:
         except Exception as err:
             self.load_error = f"{type(err).__name__}: {err}"
             log.error("initial model %s could not be loaded: %s", uri, self.load_error)
+
+
+class _FastJSON(JSONResponse):
+    """JSONResponse rendered by orjson (scoring answers: plain str/int/float/bool/None/list/dict)."""
+
+    def render(self, content: object) -> bytes:
+        return orjson.dumps(content)
 
 
 def _json_error(status: int, detail: object, **extra) -> JSONResponse:

@@ -40,6 +40,19 @@ def _limit_threads(n: int | None) -> None:
         threadpool_limits(n)
 
 
+def concat_rows(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat(frames, ignore_index=True)``, column by column in numpy when the frames share columns and
+    numpy dtypes (validated requests do): a few small frames concatenate ~3x faster than through pandas."""
+    first = frames[0]
+    columns, dtypes = list(first.columns), list(first.dtypes)
+    if first.columns.is_unique and all(isinstance(d, np.dtype) for d in dtypes) and all(
+            list(f.columns) == columns and list(f.dtypes) == dtypes for f in frames[1:]):
+        arrays = [[f[c].to_numpy() for f in frames] for c in columns]
+        return pd.DataFrame({c: np.concatenate(a) for c, a in zip(columns, arrays)},
+                            index=pd.RangeIndex(sum(len(f) for f in frames)), copy=False)
+    return pd.concat(frames, ignore_index=True)
+
+
 class _Ticket:
     __slots__ = ("waiting",)
 
@@ -175,7 +188,7 @@ class MicroBatcher:
         if self.on_batch is not None:
             self.on_batch(sum(len(j.raw) for j in ordered))
         try:
-            raw = ordered[0].raw if len(ordered) == 1 else pd.concat([j.raw for j in ordered], ignore_index=True)
+            raw = ordered[0].raw if len(ordered) == 1 else concat_rows([j.raw for j in ordered])
             feats = self.features(raw)
         except Exception as err:  # a bug, not a client error: every waiting request gets it
             log.exception("feature computation failed for a batch of %d jobs", len(jobs))

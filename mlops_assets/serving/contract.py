@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -166,6 +167,29 @@ def _value_ok(dtype: str, v: object) -> bool:
     return t is str
 
 
+#: Most records :meth:`Contract.validate_records` checks without building a frame.
+FAST_RECORDS = 32
+_PLAIN_DTYPES = {"int": "int64", "float": "float64", "bool": "bool", "str": object, "category": object}
+
+
+def _plain_ok(col: ColumnSpec, v: object) -> bool:
+    """``v`` is a non-null value of ``col``'s JSON type, finite and in range or category (datetimes: never)."""
+    t = type(v)
+    if col.dtype in ("int", "float"):
+        if t is int:
+            if not -(2**63) <= v < 2**63:
+                return False
+        elif t is not float or col.dtype == "int" or not math.isfinite(v):
+            return False
+        x = float(v)  # compared as float64, like the frame path
+        return (col.min is None or x >= col.min) and (col.max is None or x <= col.max)
+    if col.dtype == "bool":
+        return t is bool
+    if col.dtype in ("str", "category"):
+        return t is str and (col.categories is None or v in col.categories)
+    return False
+
+
 class Contract:
     """The request contract of one project: required raw fields with their spec'd dtype, nullability and range.
 
@@ -209,7 +233,38 @@ class Contract:
         if extra:
             more = f" and {len(extra) - 20} more" if len(extra) > 20 else ""
             warnings.append(f"ignored unknown fields: {sorted(extra)[:20]}{more}")
-        return Validated(pd.DataFrame(out, index=pd.RangeIndex(len(frame))), warnings)
+        # copy=False: one block per column instead of consolidating (a copy per request, for nothing)
+        return Validated(pd.DataFrame(out, index=pd.RangeIndex(len(frame)), copy=False), warnings)
+
+    def validate_records(self, records: list[dict]) -> Validated:
+        """``validate(pd.DataFrame(records))`` for a list of JSON objects, without the frame when it can.
+
+        A small batch of plain records (every required field present, of its JSON type, in range or
+        category, no nulls) is checked value by value and turned into columns directly: building and
+        checking a frame costs ~0.5 ms per single-row request. Anything else takes the frame path,
+        which gives the same result and words every error.
+        """
+        fast = self._plain(records) if len(records) <= FAST_RECORDS else None
+        if fast is None:
+            return self.validate(pd.DataFrame(records))
+        extra = sorted({str(k) for r in records for k in r if k not in self.known})
+        warnings = []
+        if extra:
+            more = f" and {len(extra) - 20} more" if len(extra) > 20 else ""
+            warnings.append(f"ignored unknown fields: {extra[:20]}{more}")
+        return Validated(pd.DataFrame(fast, index=pd.RangeIndex(len(records)), copy=False), warnings)
+
+    def _plain(self, records: list[dict]) -> dict[str, np.ndarray] | None:
+        out = {}
+        for name, col in self.columns.items():
+            try:
+                values = [r[name] for r in records]
+            except KeyError:
+                return None
+            if not all(_plain_ok(col, v) for v in values):
+                return None
+            out[name] = np.array(values, dtype=_PLAIN_DTYPES[col.dtype])
+        return out
 
     def features(self, raw: pd.DataFrame) -> pd.DataFrame:
         """The model's features from validated raw rows: the training definitions, unchanged."""
@@ -236,6 +291,27 @@ class Contract:
             else:
                 rec[name] = col.categories[0] if col.categories else "example"
         return rec
+
+    def sample_records(self, n: int = 24) -> list[dict]:
+        """``n`` valid records that go through every category, several points of each range, true and
+        false, and null where allowed (the post-load check runs the model on them)."""
+        rows = []
+        for i in range(n):
+            rec = self.example_record()
+            for k, (name, col) in enumerate(self.columns.items()):
+                if col.nullable and (i + k) % 5 == 4:
+                    rec[name] = None
+                elif col.dtype in ("int", "float"):
+                    lo = col.min if col.min is not None else 0.0
+                    hi = col.max if col.max is not None else lo + 100.0
+                    v = lo + (hi - lo) * ((i * 7 + k) % n) / max(n - 1, 1)
+                    rec[name] = int(v) if col.dtype == "int" else round(float(v), 3)
+                elif col.dtype == "bool":
+                    rec[name] = (i + k) % 2 == 1
+                elif col.categories:
+                    rec[name] = col.categories[(i + k) % len(col.categories)]
+            rows.append(rec)
+        return rows
 
     def json_schema(self) -> dict:
         """JSON Schema of one record (for the OpenAPI document)."""

@@ -54,7 +54,7 @@ async def read_json(request: Request, limit: int, *, require_json_type: bool = T
         raise ClientError(400, f"malformed JSON: {err}") from None
 
 
-def _records_frame(records: object, where: str, max_records: int) -> pd.DataFrame:
+def _records(records: object, where: str, max_records: int) -> list[dict]:
     if not isinstance(records, list):
         raise ClientError(422, f"'{where}' must be a list of objects, got {type(records).__name__}")
     _check_count(len(records), where, max_records)
@@ -62,7 +62,7 @@ def _records_frame(records: object, where: str, max_records: int) -> pd.DataFram
     if bad is not None:
         raise ClientError(422, [{"record": bad, "field": None,
                                  "error": f"must be a JSON object, got {type(records[bad]).__name__}"}])
-    return pd.DataFrame(records)
+    return records
 
 
 def _check_count(n: int, where: str, max_records: int) -> None:
@@ -72,17 +72,31 @@ def _check_count(n: int, where: str, max_records: int) -> None:
         raise ClientError(413, f"'{where}' has {n} records, over the limit of {max_records} per request")
 
 
-def predict_frame(body: object, max_records: int) -> pd.DataFrame:
-    """``{"records": [{...}, ...]}`` -> one row per record."""
+def _frame(rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(rows) if isinstance(rows, list) else rows
+
+
+def predict_records(body: object, max_records: int) -> list[dict]:
+    """``{"records": [{...}, ...]}`` -> the checked list of record objects."""
     if not isinstance(body, dict):
         raise ClientError(422, f"body must be a JSON object with a 'records' list, got {type(body).__name__}")
     if "records" not in body:
         raise ClientError(422, f"body is missing the 'records' field (got fields {sorted(body)})")
-    return _records_frame(body["records"], "records", max_records)
+    return _records(body["records"], "records", max_records)
+
+
+def predict_frame(body: object, max_records: int) -> pd.DataFrame:
+    """``{"records": [{...}, ...]}`` -> one row per record."""
+    return _frame(predict_records(body, max_records))
 
 
 def invocations_frame(body: object, max_records: int) -> pd.DataFrame:
     """The MLflow scoring protocol: exactly one of dataframe_split, dataframe_records or inputs."""
+    return _frame(invocations_input(body, max_records))
+
+
+def invocations_input(body: object, max_records: int) -> list[dict] | pd.DataFrame:
+    """:func:`invocations_frame`, but record lists (dataframe_records, inputs as records) stay lists."""
     if not isinstance(body, dict):
         raise ClientError(422, f"body must be a JSON object with one of {list(INVOCATION_KEYS)}, "
                                f"got {type(body).__name__}")
@@ -92,7 +106,7 @@ def invocations_frame(body: object, max_records: int) -> pd.DataFrame:
     key = keys[0]
     data = body[key]
     if key == "dataframe_records" or (key == "inputs" and isinstance(data, list)):
-        return _records_frame(data, key, max_records)
+        return _records(data, key, max_records)
     if key == "inputs":
         if not isinstance(data, dict):
             raise ClientError(422, f"'inputs' must be a list of records or an object of column lists, "

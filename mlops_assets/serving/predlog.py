@@ -137,17 +137,35 @@ class PredictionLog:
             raise
 
     def _write_predictions(self, chunks: list[_Chunk]) -> None:
-        frames = []
-        for c in chunks:
-            n = len(c.raw)
-            meta = pd.DataFrame({
-                "request_id": [c.request_id] * n, "row": np.arange(n, dtype="int64"), "time": [c.time] * n,
-                "project": [self.project] * n, "model_version": [c.model_version] * n, "role": [c.role] * n,
-                "prediction": np.asarray(c.prediction, dtype="float64"), "score": np.asarray(c.score, dtype="float64"),
-            })
-            frames.append(pd.concat([meta, c.raw[self.inputs].reset_index(drop=True)], axis=1))
-        self._write(pd.concat(frames, ignore_index=True), "predictions", self._schema)
-        self.rows_written += sum(len(c.raw) for c in chunks)
+        # Column by column over all chunks (one per request): a frame per chunk cost ~1 ms each, in a
+        # thread that shares the GIL with the request path.
+        lengths = np.array([len(c.raw) for c in chunks])
+        n = int(lengths.sum())
+
+        def per_chunk(values) -> np.ndarray:
+            out = np.empty(len(chunks), dtype=object)
+            out[:] = values
+            return np.repeat(out, lengths)
+
+        columns = {
+            "request_id": per_chunk([c.request_id for c in chunks]),
+            "row": np.concatenate([np.arange(k, dtype="int64") for k in lengths]),
+            "time": per_chunk([c.time for c in chunks]),
+            "project": np.full(n, self.project, dtype=object),
+            "model_version": per_chunk([c.model_version for c in chunks]),
+            "role": per_chunk([c.role for c in chunks]),
+            "prediction": np.concatenate([np.asarray(c.prediction, dtype="float64") for c in chunks]),
+            "score": np.concatenate([np.asarray(c.score, dtype="float64") for c in chunks]),
+        }
+        for name in self.inputs:
+            parts = [c.raw[name] for c in chunks]
+            dtype = parts[0].dtype
+            if isinstance(dtype, np.dtype) and all(p.dtype == dtype for p in parts):
+                columns[name] = np.concatenate([p.to_numpy() for p in parts])
+            else:  # nullable/extension dtypes: pandas finds the common dtype, as a frame concat would
+                columns[name] = pd.concat(parts, ignore_index=True)
+        self._write(pd.DataFrame(columns, index=pd.RangeIndex(n)), "predictions", self._schema)
+        self.rows_written += n
 
     def _write(self, df: pd.DataFrame, kind: str, schema: pa.Schema) -> None:
         df["time"] = pd.to_datetime(df["time"], utc=True)

@@ -1,0 +1,301 @@
+"""Per-project monitoring assets: the champion's reference profile, and daily drift and performance reports."""
+
+
+import base64
+import io
+import json
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import mlflow  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from dagster import (  # noqa: E402
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    AssetSelection,
+    AssetsDefinition,
+    AutomationCondition,
+    MetadataValue,
+    Output,
+    asset,
+)
+
+from mlops_assets import constants as C  # noqa: E402
+from mlops_assets.data.fingerprint import frame_fingerprint  # noqa: E402
+from mlops_assets.features.transforms import build_features  # noqa: E402
+from mlops_assets.monitoring.drift import COLUMNS, DEFAULT_ALPHA, DriftReport, drift_from_counts  # noqa: E402
+from mlops_assets.monitoring.logs import FEEDBACK, PREDICTIONS, project_log_dir, read_day, read_days  # noqa: E402
+from mlops_assets.monitoring.performance import decide_performance, join_feedback, live_metric  # noqa: E402
+from mlops_assets.monitoring.profile import NumericProfile, ReferenceProfile  # noqa: E402
+from mlops_assets.partitions import daily_partitions  # noqa: E402
+from mlops_assets.resources.storage import DataDirectory, asset_path  # noqa: E402
+from mlops_assets.resources.tracking import MlflowTracking  # noqa: E402
+from mlops_assets.spec import ProjectSpec  # noqa: E402
+from mlops_assets.training.estimators import model_scores, split_columns  # noqa: E402
+
+REFERENCE_PROFILE = "reference_profile"
+DRIFT_REPORT = "drift_report"
+PERFORMANCE_REPORT = "performance_report"
+SCORE = "__score__"  # the champion's score, profiled like a feature (prediction drift)
+MAX_PLOTS = 6
+
+
+# ---------------------------------------------------------------- helpers shared with the sensors
+def reference_path(data_dir: str | Path, project: str) -> Path:
+    """Where the json_io_manager keeps ``<project>/reference_profile``."""
+    return asset_path(data_dir, [project, REFERENCE_PROFILE], None).with_suffix(".json")
+
+
+def champion_path(data_dir: str | Path, project: str) -> Path:
+    return asset_path(data_dir, [project, C.CHAMPION], None).with_suffix(".json")
+
+
+def load_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def live_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows the live model answered (canary and shadow rows describe other models' traffic)."""
+    if rows.empty or "role" not in rows.columns:
+        return rows
+    return rows[rows["role"] == "live"].reset_index(drop=True)
+
+
+def drift_of_rows(spec: ProjectSpec, rows: pd.DataFrame, record: dict, alpha: float = DEFAULT_ALPHA) -> DriftReport:
+    """Drift of logged raw rows (features computed as in training) against a stored reference record.
+
+    The score column is compared only on rows scored by the model version the reference was built for; when a
+    window holds none (another version is live), the score is left out of that window's comparison.
+    """
+    profile = ReferenceProfile.from_dict(record)
+    features = build_features(spec, rows.reset_index(drop=True))
+    counts = {name: feat.bin(features[name]) for name, feat in profile.features.items() if name != SCORE}
+    if SCORE in profile.features:
+        same = rows["model_version"].astype(str).to_numpy() == str(record.get("model_version"))
+        if same.any():
+            counts[SCORE] = profile.features[SCORE].bin(rows["score"][same])
+        else:
+            profile = ReferenceProfile({k: v for k, v in profile.features.items() if k != SCORE})
+    return drift_from_counts(profile, counts, alpha, spec.monitoring.effect_size_floor)
+
+
+def drift_markdown(table: pd.DataFrame) -> str:
+    cols = ["feature", "kind", "drifted", "effect_size", "p_adjusted", "psi", "distance", "n_current"]
+    return table[cols].to_markdown(index=False, floatfmt=".4g")
+
+
+def _fig_to_md(fig, alt: str) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=70)
+    plt.close(fig)
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})"
+
+
+def _plot_numeric(ax, ref: NumericProfile, values: pd.Series) -> None:
+    values = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    cur = ref.bin(pd.Series(values))
+    if ref.discrete:  # one bin per reference value: bars at the values
+        ref_p = ref.counts[1: ref.edges.size + 1] / ref.n
+        cur_p = cur.counts[1: ref.edges.size + 1] / max(cur.n, 1)
+        width = np.min(np.diff(ref.edges)) * 0.4 if ref.edges.size > 1 else 0.4
+        ax.bar(ref.edges - width / 2, ref_p, width=width, label="reference", alpha=0.7)
+        ax.bar(ref.edges + width / 2, cur_p, width=width, label="current", alpha=0.7)
+        return
+    lo = min(ref.min, values.min()) if values.size else ref.min
+    hi = max(ref.max, values.max()) if values.size else ref.max
+    grid = np.linspace(lo, hi, 41)
+    cdf = np.cumsum(ref.counts)[: ref.edges.size] / ref.n  # mass below each edge (linear inside bins)
+    ref_p = np.diff(np.interp(grid, ref.edges, cdf, left=0.0, right=1.0))
+    cur_p = np.histogram(values, bins=grid)[0] / max(values.size, 1)
+    ax.stairs(ref_p, grid, label="reference", fill=True, alpha=0.5)
+    ax.stairs(cur_p, grid, label="current", linewidth=1.5)
+
+
+def drift_plots(profile: ReferenceProfile, window: pd.DataFrame, table: pd.DataFrame) -> str:
+    """Reference vs current distributions of the most shifted features, as a markdown image (PNG data URI)."""
+    order = table.sort_values(["drifted", "effect_size"], ascending=[False, False], na_position="last")
+    names = [n for n in order["feature"] if n in window.columns][:MAX_PLOTS]
+    if not names:
+        return "_nothing to plot_"
+    ncols = min(3, len(names))
+    nrows = (len(names) + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.8 * nrows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        ref = profile.features[name]
+        if isinstance(ref, NumericProfile):
+            _plot_numeric(ax, ref, window[name])
+        else:
+            cats = list(ref.categories) + ["__other__"]
+            cur = ref.bin(window[name])
+            x = np.arange(len(cats))
+            ax.bar(x - 0.2, ref.counts / ref.n, width=0.4, label="reference")
+            ax.bar(x + 0.2, cur.counts / max(cur.n, 1), width=0.4, label="current")
+            ax.set_xticks(x, cats, rotation=30, fontsize=7)
+        row = table.set_index("feature").loc[name]
+        ax.set_title(f"{name}{' (drifted)' if row['drifted'] else ''}\neffect {row['effect_size']:.3f}", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    return _fig_to_md(fig, "reference vs current")
+
+
+# ---------------------------------------------------------------- assets
+def build_reference_profile(spec: ProjectSpec) -> AssetsDefinition:
+    training_key = AssetKey([spec.name, C.TRAINING_SET])
+
+    @asset(
+        key=AssetKey([spec.name, REFERENCE_PROFILE]),
+        ins={"training_set": AssetIn(key=training_key), "champion": AssetIn(key=AssetKey([spec.name, C.CHAMPION]))},
+        group_name=C.MONITORING,
+        io_manager_key="json_io_manager",
+        # Follows the champion only: a new training_set whose candidate is not promoted must not move the reference.
+        automation_condition=AutomationCondition.eager().ignore(AssetSelection.assets(training_key)),
+        tags={"project": spec.name},
+        kinds={"pandas", "json"},
+        description=f"'{spec.name}' champion's reference: binned profile of its training features and its scores.",
+    )
+    def reference_profile(
+        context: AssetExecutionContext, training_set: pd.DataFrame, champion: dict, tracking: MlflowTracking
+    ):
+        train = training_set[training_set["split"] == "train"].reset_index(drop=True)
+        columns = list(spec.features.columns)
+        tracking.activate()
+        model = mlflow.sklearn.load_model(champion["model_uri"])
+        frame = train[columns].assign(**{SCORE: model_scores(model, spec.target.task, train[columns])})
+        numeric, categorical = split_columns(frame, columns)
+        profile = ReferenceProfile.from_frame(frame, numeric=[*numeric, SCORE], categorical=categorical)
+        trained_on = tracking.client().get_model_version(spec.name, champion["version"]).tags.get("training_set_version")
+        version = frame_fingerprint(training_set)
+        if trained_on and trained_on != version:
+            context.log.warning(
+                f"{spec.name}/training_set ({version}) is not the set champion v{champion['version']} was trained on "
+                f"({trained_on}): the reference describes newer data than the model learned from."
+            )
+        record = {
+            **profile.to_dict(),
+            "project": spec.name,
+            "model_version": str(champion["version"]),
+            "model_uri": champion["model_uri"],
+            "training_set_version": version,
+            "rows": len(train),
+            "created_at": datetime.now(timezone.utc).isoformat(),
+        }
+        summary = pd.DataFrame([{"feature": f.name, "kind": f.kind, "null_fraction": f.null_fraction,
+                                 "mean": getattr(f, "mean", np.nan), "std": getattr(f, "std", np.nan)}
+                                for f in profile.features.values()])
+        return Output(record, metadata={
+            "model_version": record["model_version"],
+            "rows": len(train),
+            "features": len(profile.features),
+            "training_set_matches_champion": (trained_on == version) if trained_on else True,
+            "profile": MetadataValue.md(summary.to_markdown(index=False, floatfmt=".4g")),
+        })
+
+    return reference_profile
+
+
+def build_drift_report(spec: ProjectSpec) -> AssetsDefinition:
+    @asset(
+        key=AssetKey([spec.name, DRIFT_REPORT]),
+        ins={"reference_profile": AssetIn(key=AssetKey([spec.name, REFERENCE_PROFILE]))},
+        partitions_def=daily_partitions(spec),
+        group_name=C.MONITORING,
+        tags={"project": spec.name},
+        kinds={"pandas", "parquet"},
+        description=f"'{spec.name}' live predictions of one day vs the reference profile, per feature.",
+    )
+    def drift_report(context: AssetExecutionContext, reference_profile: dict, storage: DataDirectory):
+        day = context.partition_key
+        rows = live_rows(read_day(project_log_dir(storage.root, spec.name), PREDICTIONS, day))
+        if rows.empty:
+            return Output(pd.DataFrame(columns=COLUMNS), metadata={
+                "decision": "no data", "dagster/row_count": 0,
+                "note": f"no live predictions were logged on {day}: nothing to compare",
+            })
+        report = drift_of_rows(spec, rows, reference_profile)
+        profile = ReferenceProfile.from_dict(reference_profile)
+        window = build_features(spec, rows).assign(**{SCORE: rows["score"].to_numpy()})
+        return Output(report.table, metadata={
+            "decision": "drift" if report.drifted else "no drift",
+            "drifted_features": ", ".join(report.drifted_features) or "none",
+            "rows": report.n_current,
+            "dagster/row_count": len(report.table),
+            "reference_model_version": str(reference_profile.get("model_version")),
+            "table": MetadataValue.md(drift_markdown(report.table)),
+            "plots": MetadataValue.md(drift_plots(profile, window, report.table)),
+        })
+
+    return drift_report
+
+
+def performance_table(spec: ProjectSpec, joined: pd.DataFrame, baseline: float, metric: str) -> pd.DataFrame:
+    """The metric over all labelled rows and per model version, against the holdout baseline."""
+    m = spec.monitoring
+    groups = [("all", joined)] + [(str(v), g) for v, g in joined.groupby("model_version")]
+    rows = []
+    for version, g in groups:
+        d = decide_performance(spec.target.task, metric, g["label"], g["score"], baseline, m.performance_tolerance,
+                               m.min_feedback)
+        rows.append({"model_version": version, **d.to_dict()})
+    return pd.DataFrame(rows)
+
+
+def build_performance_report(spec: ProjectSpec) -> AssetsDefinition:
+    metric = live_metric(spec.target.task, spec.evaluation.primary_metric)
+
+    @asset(
+        key=AssetKey([spec.name, PERFORMANCE_REPORT]),
+        ins={"champion": AssetIn(key=AssetKey([spec.name, C.CHAMPION]))},
+        partitions_def=daily_partitions(spec),
+        group_name=C.MONITORING,
+        tags={"project": spec.name},
+        kinds={"pandas", "parquet"},
+        description=(
+            f"'{spec.name}' {metric} on one day's feedback labels joined to the live predictions, vs the champion's "
+            "holdout figure from its evaluation report."
+        ),
+    )
+    def performance_report(context: AssetExecutionContext, champion: dict, storage: DataDirectory):
+        day = date.fromisoformat(context.partition_key)
+        log_dir = project_log_dir(storage.root, spec.name)
+        feedback = read_day(log_dir, FEEDBACK, day)
+        first = day - timedelta(days=spec.monitoring.feedback_lookback_days)
+        predictions = read_days(log_dir, PREDICTIONS, first, day) if not feedback.empty else pd.DataFrame()
+        joined = join_feedback(predictions, feedback)
+        baseline = float(champion["metrics"][metric])
+        if joined.empty:
+            return Output(pd.DataFrame(columns=["model_version", "decayed", "metric", "value", "baseline", "n"]), metadata={
+                "decision": "no data", "dagster/row_count": 0, "labels": len(feedback),
+                "note": f"no feedback joined to a live prediction on {day} ({len(feedback)} labels received)",
+            })
+        table = performance_table(spec, joined, baseline, metric)
+        overall = table.iloc[0]
+        return Output(table, metadata={
+            "decision": "decayed" if overall["decayed"] else "ok",
+            "metric": metric,
+            "value": float(overall["value"]) if overall["value"] is not None else float("nan"),
+            "baseline": baseline,
+            "labels": len(feedback),
+            "joined": len(joined),
+            "reason": str(overall["reason"]),
+            "champion_version": str(champion["version"]),
+            "dagster/row_count": len(table),
+            "table": MetadataValue.md(table.drop(columns=["reason"]).to_markdown(index=False, floatfmt=".4g")),
+        })
+
+    return performance_report
+
+
+def build_monitoring_assets(spec: ProjectSpec) -> list[AssetsDefinition]:
+    """reference_profile, drift_report and performance_report of one project."""
+    return [build_reference_profile(spec), build_drift_report(spec), build_performance_report(spec)]

@@ -1,0 +1,135 @@
+"""The alert sink against a real local HTTP server; failed-run and freshness alert sensors on a real instance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetKey,
+    FreshnessPolicy,
+    Output,
+    SkipReason,
+    asset,
+    build_run_status_sensor_context,
+    build_sensor_context,
+    materialize,
+)
+from dagster._core.definitions.freshness import FreshnessState, FreshnessStateChange
+
+from mlops_assets.monitoring.alerts import AlertSink, build_alert_sensors
+
+
+@pytest.fixture
+def webhook():
+    """A real HTTP server on 127.0.0.1 collecting POSTed JSON bodies."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
+    server.server_close()
+
+
+def test_sink_posts_json(webhook):
+    url, received = webhook
+    assert AlertSink(webhook_url=url).send("drift", "churn", {"summary": "x drifted", "evidence": [1, 2]})
+    assert received[0]["kind"] == "drift" and received[0]["project"] == "churn"
+    assert received[0]["payload"]["evidence"] == [1, 2] and "x drifted" in received[0]["text"]
+
+
+def test_sink_logs_errors_instead_of_raising(caplog):
+    assert not AlertSink(webhook_url="http://127.0.0.1:9/none", timeout_s=1).send("drift", "churn", {"summary": "s"})
+    assert "could not be posted" in caplog.text
+    assert AlertSink().send("drift", "churn", {"summary": "logged only"})
+    assert "logged only" in caplog.text
+
+
+KEY = AssetKey(["churn", "evaluation_report"])
+
+
+@asset(key=KEY, check_specs=[AssetCheckSpec("meets_thresholds", asset=KEY, blocking=True)])
+def gated():
+    yield Output(1)
+    yield AssetCheckResult(check_name="meets_thresholds", passed=False, description="roc_auc 0.61 < 0.70")
+
+
+@asset(key=AssetKey(["churn", "champion"]), deps=[KEY])
+def after():
+    return None
+
+
+def test_failed_run_alert_names_the_blocking_check(instance, webhook):
+    url, received = webhook
+    result = materialize([gated, after], instance=instance, raise_on_error=False, tags={"project": "churn"})
+    assert not result.success
+    sink = AlertSink(webhook_url=url)
+    failure_sensor = build_alert_sensors({})[0]
+    context = build_run_status_sensor_context(
+        sensor_name=failure_sensor.name, dagster_event=result.get_run_failure_event(), dagster_instance=instance,
+        dagster_run=result.dagster_run, resources={"alerts": sink},
+    )
+    failure_sensor(context.for_run_failure())
+    (alert,) = received
+    assert alert["kind"] == "run_failure" and alert["project"] == "churn"
+    checks = alert["payload"]["failed_checks"]
+    assert checks == [{"asset": "churn/evaluation_report", "check": "meets_thresholds", "blocking": True,
+                       "severity": "ERROR", "description": "roc_auc 0.61 < 0.70", "partition": None}]
+    assert "churn/evaluation_report:meets_thresholds" in alert["payload"]["summary"]
+
+
+def test_freshness_alerts_once_on_own_fail_window_and_on_daemon_state(instance, webhook):
+    url, received = webhook
+    fresh = AssetKey(["churn", "raw_data"])
+    other = AssetKey(["churn", "features"])
+
+    @asset(key=fresh)
+    def raw():
+        return 1
+
+    assert materialize([raw], instance=instance).success
+    policy = FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=36))
+    now = [dt.datetime.now(dt.timezone.utc)]
+    sensor = build_alert_sensors({fresh: policy, other: policy}, clock=lambda: now[0])[1]
+    resources = {"alerts": AlertSink(webhook_url=url)}
+
+    def tick(cursor):
+        ctx = build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+        out = sensor(ctx)
+        assert isinstance(out, SkipReason)
+        return ctx.cursor, out.skip_message
+
+    cursor, msg = tick(None)
+    assert received == [] and "0 of 2" in msg  # fresh, and `other` was never materialized (unknown)
+    now[0] += dt.timedelta(hours=37)
+    cursor, msg = tick(cursor)
+    assert [a["payload"]["asset"] for a in received] == ["churn/raw_data"]
+    assert received[0]["kind"] == "freshness" and received[0]["payload"]["own_state"] == "FAIL"
+    cursor, msg = tick(cursor)
+    assert len(received) == 1  # still failing: not alerted again
+    instance.report_runless_asset_event(FreshnessStateChange(
+        key=other, new_state=FreshnessState.FAIL, previous_state=FreshnessState.UNKNOWN,
+        state_change_timestamp=now[0].timestamp()))
+    cursor, msg = tick(cursor)
+    assert received[-1]["payload"]["asset"] == "churn/features"
+    assert received[-1]["payload"]["daemon_state"] == "FAIL"
+    assert materialize([raw], instance=instance).success
+    now[0] = dt.datetime.now(dt.timezone.utc)
+    cursor, msg = tick(cursor)
+    assert received[-1]["kind"] == "freshness_recovered" and received[-1]["payload"]["asset"] == "churn/raw_data"

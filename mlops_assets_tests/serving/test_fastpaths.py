@@ -1,0 +1,133 @@
+"""The request fast paths give exactly what the general paths give: compiled preprocessing, plain records, concat."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_assets.features.transforms import build_features
+from mlops_assets.serving.batching import concat_rows
+from mlops_assets.serving.compiled import compile_pipeline
+from mlops_assets.serving.contract import Contract, ContractError
+from mlops_assets.serving.models import LoadedModel, ModelInfo
+from mlops_assets.training.estimators import build_pipeline, split_columns
+from mlops_assets_tests.serving.conftest import _pipeline, churn_raw, churn_spec, records
+
+
+def _training_pipeline(estimator: str):
+    spec = churn_spec()
+    raw = churn_raw(600, seed=11)
+    feats = build_features(spec, raw)
+    numeric, categorical = split_columns(feats, list(spec.features.columns))
+    return build_pipeline("classification", estimator, {}, 0, numeric, categorical).fit(feats, raw["churned"])
+
+
+@pytest.fixture(scope="module")
+def pipelines():
+    spec = churn_spec()
+    raw = churn_raw(600, seed=11)
+    feats, y = build_features(spec, raw), raw["churned"].to_numpy()
+    return {"platform hgb": _training_pipeline("hist_gradient_boosting"),
+            "platform logreg": _training_pipeline("logistic_regression"),
+            "ordinal + passthrough hgb": _pipeline("hgb").fit(feats, y),
+            "onehot + scaler logreg": _pipeline("logreg").fit(feats, y)}
+
+
+@pytest.mark.parametrize("name", ["platform hgb", "platform logreg", "ordinal + passthrough hgb"])
+def test_compiled_preprocessing_is_bit_identical(pipelines, name):
+    pipe = pipelines[name]
+    contract = Contract(churn_spec())
+    feats = contract.features(contract.validate(pd.DataFrame(records(churn_raw(500, seed=12)))).raw)
+    assert feats["total_charges_filled"].notna().all()
+    transform, final = compile_pipeline(pipe)
+    x = transform(feats)
+    assert np.array_equal(x, np.asarray(pipe[:-1].transform(feats), dtype="float64"))
+    assert np.array_equal(final.predict_proba(x), pipe.predict_proba(feats))
+    model = LoadedModel(pipe, ModelInfo("churn", "m", "1"), "classification")
+    sample = contract.features(contract.validate(pd.DataFrame(contract.sample_records())).raw)
+    model.check(sample)
+    assert model.fast
+    for rows in (feats.iloc[:1], feats.iloc[3:11], feats):
+        fast = model.predict(rows)
+        model.fast = False
+        slow = model.predict(rows)
+        model.fast = True
+        assert all(np.array_equal(a, b) for a, b in zip(fast, slow))
+
+
+def test_compiled_preprocessing_leaves_what_it_does_not_cover_to_the_pipeline(pipelines):
+    pipe = pipelines["platform hgb"]
+    model = LoadedModel(pipe, ModelInfo("churn", "m", "1"), "classification")
+    contract = Contract(churn_spec())
+    feats = contract.features(contract.validate(pd.DataFrame(contract.sample_records())).raw)
+    model.check(feats)
+    odd = feats.copy()
+    odd.loc[0, "region"] = "atlantis"  # unknown category: OneHotEncoder(handle_unknown="ignore") decides
+    assert model._compiled[0](odd) is None
+    assert all(np.array_equal(a, b) for a, b in zip(model.predict(odd), LoadedModel(
+        pipe, ModelInfo("churn", "m", "1"), "classification").predict(odd)))
+    odd.loc[1, "usage_minutes"] = np.inf  # the pipeline raises on infinities: so must we
+    with pytest.raises(ValueError):
+        model.predict(odd)
+    assert compile_pipeline(pipe[-1]) is None  # not a [ColumnTransformer, estimator] pipeline
+    assert compile_pipeline(pipelines["onehot + scaler logreg"]) is None  # sparse one-hot output: not covered
+
+
+def test_a_compiled_path_that_disagrees_is_not_used(pipelines):
+    pipe = pipelines["platform hgb"]
+    model = LoadedModel(pipe, ModelInfo("churn", "m", "1"), "classification")
+    transform, final = model._compiled
+    model._compiled = (lambda frame: transform(frame) + 1e-9, final)
+    contract = Contract(churn_spec())
+    model.check(contract.features(contract.validate(pd.DataFrame(contract.sample_records())).raw))
+    assert not model.fast
+
+
+def _same(a, b) -> None:
+    assert a.warnings == b.warnings
+    pd.testing.assert_frame_equal(a.raw, b.raw)
+
+
+def test_plain_records_validate_exactly_like_the_frame():
+    contract = Contract(churn_spec())
+    good = records(churn_raw(20, seed=13))
+    for rows in ([good[0]], good[:8], [dict(r, extra_field=1) for r in good[:3]],
+                 [dict(r, monthly_charges=int(r["monthly_charges"])) for r in good[:2]],  # ints in a float field
+                 [dict(r, total_charges=None) for r in good[:2]],  # nullable field, null: the frame path
+                 good):
+        _same(contract.validate_records(rows), contract.validate(pd.DataFrame(rows)))
+    assert contract._plain([good[0]]) is not None
+
+
+@pytest.mark.parametrize("change", [{"tenure_months": 1.5}, {"tenure_months": True}, {"tenure_months": 500},
+                                    {"region": "atlantis"}, {"senior_citizen": 1}, {"monthly_charges": None},
+                                    {"monthly_charges": float("inf")}, {"tenure_months": 2**70}])
+def test_bad_records_fail_exactly_like_the_frame(change):
+    contract = Contract(churn_spec())
+    rows = records(churn_raw(3, seed=14))
+    rows[1].update(change)
+    assert contract._plain(rows) is None
+    with pytest.raises(ContractError) as fast:
+        contract.validate_records(rows)
+    with pytest.raises(ContractError) as slow:
+        contract.validate(pd.DataFrame(rows))
+    assert fast.value.problems == slow.value.problems
+
+
+def test_missing_field_takes_the_frame_path():
+    contract = Contract(churn_spec())
+    rows = records(churn_raw(2, seed=15))
+    del rows[0]["region"]
+    with pytest.raises(ContractError) as err:
+        contract.validate_records(rows)
+    assert err.value.problems[0]["field"] == "region"
+
+
+def test_concat_rows_matches_pandas():
+    contract = Contract(churn_spec())
+    frames = [contract.validate_records(records(churn_raw(k, seed=k))).raw for k in (1, 3, 2)]
+    pd.testing.assert_frame_equal(concat_rows(frames), pd.concat(frames, ignore_index=True))
+    nullable = contract.validate(pd.DataFrame([dict(records(churn_raw(1, seed=1))[0], total_charges=None)])).raw
+    mixed = [frames[0], frames[1].iloc[1:], nullable]
+    pd.testing.assert_frame_equal(concat_rows(mixed), pd.concat(mixed, ignore_index=True))

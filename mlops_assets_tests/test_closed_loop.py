@@ -1,0 +1,201 @@
+"""The closed loop end to end: live endpoint -> prediction log -> drift sensor -> retrain -> gate -> promote -> deploy.
+
+Real Dagster instance, real MLflow sqlite store, a real model server process on 127.0.0.1; the drift sensor is
+evaluated with build_sensor_context and its RunRequests are executed as the daemon would (the sensor's job).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import pytest
+import requests
+import yaml
+from dagster import RunConfig, RunRequest, SkipReason, build_sensor_context, instance_for_test, materialize
+
+from mlops_assets.automation import retrain_selection
+from mlops_assets.data.assets import RawDataConfig
+from mlops_assets.data.generators.registry import generate_batch
+from mlops_assets.definitions import build_definitions, default_resources, local_tracking_uri
+from mlops_assets.monitoring.logs import project_log_dir
+from mlops_assets.monitoring.sensors import build_drift_sensor
+from mlops_assets.project_assets import build_data_assets
+from mlops_assets.resources.tracking import CHAMPION
+from mlops_assets.spec import DriftWindow, NumericShift
+
+from .deployment.conftest import TOKEN, TOKEN_ENV, make_deployer, small_churn, stopping
+
+BASE_DAYS = [dt.date(2026, 1, d) for d in range(1, 7)]
+LIVE_DAYS = [dt.date(2026, 1, d) for d in range(7, 10)]
+DRIFT = [DriftWindow(start=LIVE_DAYS[0], covariate={"monthly_charges": NumericShift(mean_shift=1.0)})]
+ROWS_PER_DAY = 1000
+FIELDS = ["customer_id", "tenure_months", "contract", "monthly_charges", "support_calls", "late_payments",
+          "payment_method", "region"]
+
+
+class Clock:
+    def __init__(self):
+        self.now = dt.datetime(2026, 1, 10, 0, 30, tzinfo=dt.timezone.utc)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def _loop_spec(**evaluation):
+    spec = small_churn()
+    monitoring = spec.monitoring.model_copy(update={"window_rows": ROWS_PER_DAY, "persistence": (2, 3),
+                                                    "cooldown_hours": 6, "max_retrains_per_day": 2})
+    return spec.model_copy(update={"monitoring": monitoring,
+                                   "evaluation": spec.evaluation.model_copy(update=evaluation)})
+
+
+def _ingest(spec, instance, resources, days, drift):
+    drift_yaml = yaml.safe_dump([w.model_dump(mode="json") for w in drift])
+    for day in days:
+        result = materialize(build_data_assets(spec, None), partition_key=day.isoformat(), instance=instance,
+                             resources=resources,
+                             run_config=RunConfig(ops={"churn__raw_data": RawDataConfig(rows=600, drift=drift_yaml)}))
+        assert result.success
+
+
+def _send_traffic(spec, url: str, days, drift) -> int:
+    """Each live day's customers scored through the endpoint, 100 records a request; returns rows sent."""
+    sent = 0
+    for day in days:
+        rows = generate_batch(spec.source, day, rows=ROWS_PER_DAY, seed=99, drift=drift)[FIELDS]
+        records = json.loads(rows.to_json(orient="records"))
+        for i in range(0, len(records), 100):
+            r = requests.post(f"{url}/predict", json={"records": records[i:i + 100]},
+                              headers={"authorization": f"Bearer {TOKEN}"}, timeout=30)
+            assert r.status_code == 200, r.text
+            sent += len(records[i:i + 100])
+    return sent
+
+
+def _wait_logged(data_dir, expected: int, timeout_s: float = 30.0) -> None:
+    import pandas as pd
+
+    deadline = time.monotonic() + timeout_s
+    logged = 0
+    while time.monotonic() < deadline:
+        files = list((project_log_dir(data_dir, "churn") / "predictions").rglob("*.parquet"))
+        logged = sum(len(pd.read_parquet(f, columns=["request_id"])) for f in files)
+        if logged >= expected:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"prediction log holds {logged} rows after {timeout_s}s, expected {expected}")
+
+
+def _tick_until_quiet(sensor, instance, resources, cursor=None, max_ticks=6):
+    """Evaluate the sensor tick after tick (cursor carried over) until it skips for lack of new data."""
+    requests_seen = []
+    for _ in range(max_ticks):
+        context = build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+        result = sensor(context)
+        cursor = context.cursor
+        if isinstance(result, RunRequest):
+            requests_seen.append(result)
+        elif isinstance(result, SkipReason) and "no new prediction-log files" in result.skip_message:
+            break
+    return requests_seen, cursor
+
+
+def _live_version(url: str) -> str:
+    return str(requests.get(f"{url}/version", timeout=10).json()["model_version"])
+
+
+@pytest.fixture
+def loop(tmp_path, monkeypatch):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    data_dir = tmp_path / "data"
+    tracking_uri = local_tracking_uri(str(tmp_path / "ml"))
+    with instance_for_test() as instance:
+        resources = {**default_resources(str(data_dir), tracking_uri=tracking_uri),
+                     "deployer": make_deployer(data_dir, tracking_uri)}
+        yield instance, data_dir, resources
+
+
+def _bootstrap(spec, instance, data_dir, resources):
+    """Six clean days, a first champion, deployed: what a project looks like before the data moves."""
+    _ingest(spec, instance, resources, BASE_DAYS, [])
+    defs = build_definitions([spec], resources)
+    first = defs.resolve_job_def("churn__train").execute_in_process(instance=instance)
+    assert first.success
+    url = resources["deployer"].endpoint_url(spec)
+    assert _live_version(url) == "1"
+    return defs, url
+
+
+@pytest.mark.parametrize("drift", [True, False], ids=["covariate_drift", "no_drift"])
+def test_drift_retrains_promotes_and_redeploys_once_and_only_with_drift(loop, drift):
+    instance, data_dir, resources = loop
+    spec = _loop_spec()
+    windows = DRIFT if drift else []
+    with stopping(resources["deployer"], spec):
+        defs, url = _bootstrap(spec, instance, data_dir, resources)
+        sent = _send_traffic(spec, url, LIVE_DAYS, windows)
+        _ingest(spec, instance, resources, LIVE_DAYS, windows)  # the same days land in the warehouse too
+        _wait_logged(data_dir, sent)
+
+        sensor = build_drift_sensor(spec, retrain_selection(spec), clock=Clock())
+        fired, cursor = _tick_until_quiet(sensor, instance, resources)
+        if not drift:
+            assert fired == []
+            assert _live_version(url) == "1"
+            return
+        assert len(fired) == 1
+        request = fired[0]
+        assert "monthly_charges" in request.tags["mlops/drifted_features"]
+        assert "effect_size" in request.tags["mlops/evidence"]
+        again, _ = _tick_until_quiet(sensor, instance, resources, cursor=cursor)
+        assert again == []  # no duplicate request for data already judged
+
+        retrain = defs.resolve_job_def(sensor.job_name).execute_in_process(
+            instance=instance, tags={**request.tags, "dagster/run_key": request.run_key})
+        assert retrain.success
+        assert resources["tracking"].alias_version("churn", CHAMPION) == "2"
+        assert _live_version(url) == "2"
+        profile = json.loads((data_dir / "assets" / "churn" / "reference_profile.json").read_text())
+        assert str(profile["model_version"]) == "2"  # the reference follows the new champion
+
+
+def test_continuous_drift_is_capped_and_never_promotes_a_gated_model(loop):
+    """48 hourly ticks of strong drift: retrains stay within the cap, and a challenger that fails its gate
+    (an unreachable threshold) is never promoted or deployed."""
+    instance, data_dir, resources = loop
+    spec = _loop_spec(thresholds={"roc_auc": 0.999})
+    with stopping(resources["deployer"], spec):
+        _ingest(spec, instance, resources, BASE_DAYS, [])
+        promoted = _loop_spec()  # v1 is promoted under reachable thresholds
+        assert build_definitions([promoted], resources).resolve_job_def("churn__train").execute_in_process(
+            instance=instance).success
+        url = resources["deployer"].endpoint_url(spec)
+        defs = build_definitions([spec], resources)
+        clock = Clock()
+        sensor = build_drift_sensor(spec, retrain_selection(spec), clock=clock)
+        cursor, fired, day = None, [], LIVE_DAYS[0]
+        for hour in range(48):
+            if hour % 3 == 0:  # a window's worth of drifted traffic every 3 hours
+                sent = _send_traffic(spec, url, [day], DRIFT)
+                _wait_logged(data_dir, sent * (hour // 3 + 1))
+                day += dt.timedelta(days=1)
+            context = build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+            result = sensor(context)
+            cursor = context.cursor
+            if isinstance(result, RunRequest):
+                fired.append((clock.now, result))
+                run = defs.resolve_job_def(sensor.job_name).execute_in_process(
+                    instance=instance, tags=result.tags, raise_on_error=False)
+                assert not run.success  # the gate blocked promotion
+                failed = {c.check_name for c in run.get_asset_check_evaluations() if not c.passed}
+                assert "meets_thresholds" in failed
+                assert not run.asset_materializations_for_node("churn__champion")
+            clock.now += dt.timedelta(hours=1)
+        assert 1 <= len(fired) <= 2 * spec.monitoring.max_retrains_per_day
+        for when, _ in fired:
+            in_24h = [t for t, _ in fired if when - dt.timedelta(hours=24) < t <= when]
+            assert len(in_24h) <= spec.monitoring.max_retrains_per_day
+        assert resources["tracking"].alias_version("churn", CHAMPION) == "1"
+        assert _live_version(url) == "1"
