@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # Alerts (drift, failed checks and runs, freshness) are POSTed here as JSON; empty: they go to the Dagster log.
 export MLOPS_ALERT_WEBHOOK_URL ?=
 
-.PHONY: install home demo test dev validate landing bench mlflow-ui stop clean
+.PHONY: install home services demo test dev validate landing bench mlflow-ui stop clean
 
 $(BIN)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,14 @@ home:
 demo: install home
 	$(BIN)/mlops-assets demo
 
-test: install
+# The PostgreSQL test (deploy/dagster.postgres.yaml) needs the local server on 127.0.0.1:5432: (re)start it if down.
+services:
+	@if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
+		echo "starting PostgreSQL"; pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start; \
+		for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
+	fi
+
+test: install services
 	$(BIN)/python -m pytest
 
 dev: install home

@@ -15,6 +15,9 @@ setup(
         "dagster-webserver==1.13.27",
         "dagster-mlflow==0.29.27",
         "dagster-dbt==0.29.27",
+        # Production storage for the Dagster instance and MLflow (deploy/dagster.postgres.yaml).
+        "dagster-postgres==0.29.27",
+        "psycopg2-binary>=2.9,<3",
         # dbt-core 1.12+ downloads a parser at build time, which fails offline.
         "dbt-core>=1.11,<1.12",
         "dbt-duckdb>=1.11,<1.12",
