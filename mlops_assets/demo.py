@@ -6,10 +6,11 @@ import json
 import os
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 
 import pandas as pd
-from dagster import DagsterInstance
+from dagster import BetaWarning, DagsterInstance
 
 from mlops_assets.definitions import build_definitions, default_resources, projects_dir
 from mlops_assets.partitions import daily_partitions
@@ -22,6 +23,10 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 def run_demo(data_dir: Path, days: int) -> int:
     """Ingest `days` daily partitions of every project (raw -> validated -> features); print where things are."""
     from mlops_assets.cli import write_sample_landing
+
+    # The demo prints one line per step; Dagster's beta notices and MLflow's schema hints are noise here.
+    warnings.filterwarnings("ignore", category=BetaWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
 
     specs = load_specs(projects_dir())
     instance = DagsterInstance.get()
