@@ -19,7 +19,8 @@ alternation, A B, B A, A B … (the order flips each round), with the same load 
 keep-alive connections, each phase bounded by a request count and a time limit:
 
 - ``seq``: single-row requests one after another (p50/p99 latency);
-- ``8 clients``: 8 threads, one connection each, single-row requests for a fixed time (requests/s, p99);
+- ``8 clients``: 8 threads, one connection each, single-row requests for a fixed time (requests/s, p99;
+  for ours also the mean rows per micro-batch, from its ``/metrics``);
 - ``1000 rows``: 1,000-row requests one after another (p50 latency, rows/s).
 
 Each figure is the median over rounds (min–max in brackets). ``cpu µs/req`` is the server processes' CPU time
@@ -33,6 +34,10 @@ model exactly (JSON floats round-trip).
 Run from the repository root::
 
     .venv/bin/python bench/serving.py [--rounds 3] [--seconds 4] [--sequential 400] [--keep]
+    .venv/bin/python bench/serving.py --only ours --ours-arg=--fill-wait-ms=1   # iterate on ours alone
+
+``--only`` measures one server (no comparison, no cross-server prediction checks); ``--ours-arg`` passes an
+option to ``python -m mlops_assets.serving`` (repeatable).
 """
 
 from __future__ import annotations
@@ -130,7 +135,7 @@ def _wait(port: int, path: str, proc: subprocess.Popen, log: Path, timeout: floa
 
 
 @contextlib.contextmanager
-def server(kind: str, tracking_uri: str, root: Path):
+def server(kind: str, tracking_uri: str, root: Path, extra: list[str] = ()):
     """Start one server in its own session (process group); yield (port, pid); SIGINT the group and wait."""
     port = _free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "PYTHONPATH": str(ROOT),
@@ -139,7 +144,7 @@ def server(kind: str, tracking_uri: str, root: Path):
     if kind == "ours":
         cmd = [sys.executable, "-m", "mlops_assets.serving", "--project", str(ROOT / "projects" / "churn.yaml"),
                "--log-dir", str(root / "predlog"), "--model-uri", "models:/churn/1", "--port", str(port),
-               "--log-level", "warning"]
+               "--log-level", "warning", *extra]
         ready = "/ready"
     else:
         cmd = [str(VENV_BIN / "mlflow"), "models", "serve", "-m", "models:/churn/1", "--env-manager", "local",
@@ -215,7 +220,20 @@ def bodies(kind: str, rows: dict) -> tuple[str, list[bytes], bytes]:
     return "/invocations", one, json.dumps({"dataframe_split": {"columns": cols, "data": rows["mlflow"]}}).encode()
 
 
-def run_phases(port: int, pid: int, path: str, one: list[bytes], big: bytes, args) -> dict:
+def _batch_totals(port: int, kind: str) -> tuple[float, float]:
+    """(micro-batches, rows batched) so far, from our server's /metrics (NaNs for mlflow)."""
+    if kind != "ours":
+        return math.nan, math.nan
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    got = {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+           if line.startswith(("mlops_serving_batch_rows_count", "mlops_serving_batch_rows_sum"))}
+    return got.get("mlops_serving_batch_rows_count", math.nan), got.get("mlops_serving_batch_rows_sum", math.nan)
+
+
+def run_phases(kind: str, port: int, pid: int, path: str, one: list[bytes], big: bytes, args) -> dict:
     c = Client(port, path)
     for b in one[:30]:  # warm-up
         c.post(b)
@@ -243,6 +261,7 @@ def run_phases(port: int, pid: int, path: str, one: list[bytes], big: bytes, arg
         cl.close()
 
     threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(clients)]
+    batches0 = _batch_totals(port, kind)
     cpu0, t0 = _cpu_seconds(pid), time.perf_counter()
     for t in threads:
         t.start()
@@ -251,12 +270,15 @@ def run_phases(port: int, pid: int, path: str, one: list[bytes], big: bytes, arg
     for t in threads:
         t.join(60)
     elapsed, cpu = time.perf_counter() - t0, _cpu_seconds(pid) - cpu0
+    batches1 = _batch_totals(port, kind)
     all_conc = np.concatenate([np.array(x) for x in conc])
     lat, big_lat = np.array(lat) * 1e3, np.array(big_lat) * 1e3
     return {
         "seq p50 ms": float(np.percentile(lat, 50)), "seq p99 ms": float(np.percentile(lat, 99)),
         "8 clients req/s": len(all_conc) / elapsed, "8 clients p50 ms": float(np.percentile(all_conc, 50) * 1e3),
         "8 clients p99 ms": float(np.percentile(all_conc, 99) * 1e3), "cpu µs/req": cpu / len(all_conc) * 1e6,
+        "8 clients rows/batch": (batches1[1] - batches0[1]) / (batches1[0] - batches0[0])
+        if batches1[0] > batches0[0] else math.nan,
         "1000 rows p50 ms": float(np.percentile(big_lat, 50)), "1000 rows rows/s": 1000 / (float(np.median(big_lat)) / 1e3),
     }
 
@@ -304,12 +326,19 @@ def _fmt(vals: list[float]) -> str:
 
 
 def report(results: dict[str, list[dict]]) -> list[str]:
-    keys = list(results["ours"][0])
+    kinds = [k for k in ("ours", "mlflow") if results.get(k)]
+    keys = list(results[kinds[0]][0])
+    if len(kinds) == 1:
+        return [f"{'metric':<18}{kinds[0]:>24}"] + [f"{k:<18}{_fmt([r[k] for r in results[kinds[0]]]):>24}"
+                                                   for k in keys]
     w = 24
     lines = [f"{'metric':<18}{'ours':>{w}}{'mlflow':>{w}}{'ours/mlflow':>13}"]
     for k in keys:
         o = [r[k] for r in results["ours"]]
         m = [r[k] for r in results["mlflow"]]
+        if any(math.isnan(x) for x in m):  # a figure only ours reports
+            lines.append(f"{k:<18}{_fmt(o):>{w}}{'–':>{w}}{'–':>13}")
+            continue
         lines.append(f"{k:<18}{_fmt(o):>{w}}{_fmt(m):>{w}}{statistics.median(o) / statistics.median(m):>12.2f}x")
     return lines
 
@@ -322,6 +351,8 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=12, help="1,000-row requests per round (count bound)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--keep", action="store_true", help="keep the temp MLflow store and server logs")
+    ap.add_argument("--only", choices=("ours", "mlflow"), help="measure one server only (no comparison)")
+    ap.add_argument("--ours-arg", action="append", default=[], help="extra option for our server (repeatable)")
     args = ap.parse_args()
 
     start = time.perf_counter()
@@ -332,31 +363,37 @@ def main() -> None:
         t = time.perf_counter()
         tracking, rows = train_and_register(root, args.seed)
         print(f"trained + registered models:/churn/1 in {time.perf_counter() - t:.1f}s ({root})", flush=True)
-        results: dict[str, list[dict]] = {"ours": [], "mlflow": []}
-        with server("ours", tracking, root) as ours, server("mlflow", tracking, root) as theirs:
-            procs = {"ours": ours, "mlflow": theirs}
-            print("predictions:", flush=True)
-            print("\n".join(check_predictions({k: v[0] for k, v in procs.items()}, rows, "models:/churn/1")),
-                  flush=True)
+        kinds = (args.only,) if args.only else ("ours", "mlflow")
+        results: dict[str, list[dict]] = {k: [] for k in kinds}
+        with contextlib.ExitStack() as stack:
+            procs = {k: stack.enter_context(server(k, tracking, root, args.ours_arg if k == "ours" else []))
+                     for k in kinds}
+            if args.only:
+                print("predictions: cross-server checks skipped (--only)", flush=True)
+            else:
+                print("predictions:", flush=True)
+                print("\n".join(check_predictions({k: v[0] for k, v in procs.items()}, rows, "models:/churn/1")),
+                      flush=True)
             payload = {k: bodies(k, rows) for k in procs}
             for k, (_, one, big) in payload.items():
                 print(f"  {k}: single-row body {len(one[0])} B, 1000-row body {len(big) / 1e3:.0f} kB")
             for r in range(args.rounds):
-                order = ("ours", "mlflow") if r % 2 == 0 else ("mlflow", "ours")
+                order = kinds if r % 2 == 0 else kinds[::-1]
                 for kind in order:
                     port, pid = procs[kind]
                     path, one, big = payload[kind]
-                    got = run_phases(port, pid, path, one, big, args)
+                    got = run_phases(kind, port, pid, path, one, big, args)
                     results[kind].append(got)
                     print(f"round {r + 1} {kind:<6} " + ", ".join(f"{k}={v:.1f}" for k, v in got.items()), flush=True)
         print()
         print(f"median over {args.rounds} rounds [min–max]; ours = /predict raw records, mlflow = /invocations features")
         print("\n".join(report(results)))
-        o = statistics.median(r["8 clients req/s"] for r in results["ours"])
-        m = statistics.median(r["8 clients req/s"] for r in results["mlflow"])
-        p50 = statistics.median(r["seq p50 ms"] for r in results["ours"])
-        print(f"targets: 8-client req/s >= 5x mlflow: {o / m:.2f}x ({'met' if o >= 5 * m else 'MISSED'}); "
-              f"seq p50 <= 2.5 ms: {p50:.2f} ms ({'met' if p50 <= 2.5 else 'MISSED'})")
+        if not args.only:
+            o = statistics.median(r["8 clients req/s"] for r in results["ours"])
+            m = statistics.median(r["8 clients req/s"] for r in results["mlflow"])
+            p50 = statistics.median(r["seq p50 ms"] for r in results["ours"])
+            print(f"targets: 8-client req/s >= 5x mlflow: {o / m:.2f}x ({'met' if o >= 5 * m else 'MISSED'}); "
+                  f"seq p50 <= 2.5 ms: {p50:.2f} ms ({'met' if p50 <= 2.5 else 'MISSED'})")
     finally:
         print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
               f"total {time.perf_counter() - start:.0f}s")

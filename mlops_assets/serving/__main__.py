@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token-env", default="MLOPS_SERVING_TOKEN",
                         help="environment variable holding the bearer token ('' disables auth)")
     parser.add_argument("--max-body-bytes", type=int, default=10 * 1024 * 1024)
+    parser.add_argument("--fill-wait-ms", type=float, default=None,
+                        help="most a micro-batch waits to fill up to the recent concurrency (default 2; 0 disables)")
     parser.add_argument("--access-log", action="store_true", help="log every request (slower)")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
@@ -37,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         initial_version=args.model_version,
         initial_data_version=args.data_version,
         max_body_bytes=args.max_body_bytes,
+        **({} if args.fill_wait_ms is None else {"fill_wait_s": args.fill_wait_ms / 1e3}),
     )
     uvicorn.run(app, host=args.host, port=args.port, workers=1, access_log=args.access_log,
                 log_level=args.log_level, timeout_graceful_shutdown=30)

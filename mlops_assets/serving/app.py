@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mlops_assets.serving.batching import Job, MicroBatcher
+from mlops_assets.serving.batching import FILL_WAIT_S, Job, MicroBatcher
 from mlops_assets.serving.contract import Contract, ContractError
 from mlops_assets.serving.metrics import ServingMetrics
 from mlops_assets.serving.models import LoadedModel, load_model
@@ -45,14 +45,14 @@ class _Server:
 
     def __init__(self, spec: ProjectSpec, log_dir: Path, token: str | None, max_body_bytes: int, max_records: int,
                  max_wait_s: float, max_batch_rows: int, flush_interval_s: float, loader: Callable[..., LoadedModel],
-                 predict_threads: int | None):
+                 predict_threads: int | None, fill_wait_s: float):
         self.spec = spec
         self.contract = Contract(spec)
         self.router = Router()
         self.metrics = ServingMetrics()
         self.predlog = PredictionLog(log_dir, spec.name, self.contract.columns, flush_interval_s)
         self.batcher = MicroBatcher(self.contract.features, max_batch_rows=max_batch_rows, max_wait_s=max_wait_s,
-                                    on_scored=self._on_scored, predict_threads=predict_threads,
+                                    fill_wait_s=fill_wait_s, on_scored=self._on_scored, predict_threads=predict_threads,
                                     on_batch=self.metrics.batch_rows.observe)
         self.token = token
         self.max_body_bytes = max_body_bytes
@@ -91,7 +91,8 @@ class _Server:
                 route = self.router.choose()
             except RoutingError as err:
                 raise ClientError(503, f"not ready: {err}") from None
-            job = Job(checked.raw, route.model, route.role, route.shadow, tag=(request_id, at))
+            job = Job(checked.raw, route.model, route.role, route.shadow, tag=(request_id, at),
+                      columns=checked.columns)
             pred, score = await self.batcher.submit(job, ticket)
         return request_id, route, checked.warnings, pred, score
 
@@ -289,6 +290,7 @@ def create_app(
     max_body_bytes: int = 10 * 1024 * 1024,
     max_records: int = 10_000,
     max_wait_s: float = 0.0015,
+    fill_wait_s: float = FILL_WAIT_S,
     max_batch_rows: int = 2048,
     flush_interval_s: float = 1.0,
     loader: Callable[..., LoadedModel] = load_model,
@@ -311,8 +313,9 @@ def create_app(
         Override what the registry says about the initial model (see :func:`models.load_model`).
     max_body_bytes, max_records : int
         Request limits (413 over them).
-    max_wait_s, max_batch_rows : float, int
-        Micro-batching: the most a batch waits for requests already on their way, and its size cap.
+    max_wait_s, fill_wait_s, max_batch_rows : float, float, int
+        Micro-batching: the most a batch waits for requests already on their way, the most it waits to
+        fill up to the recent concurrency (never for a lone client), and its size cap.
     flush_interval_s : float
         How often the prediction log is written (and always on shutdown).
     loader : callable
@@ -336,7 +339,7 @@ def create_app(
     """
     token = (os.environ.get(token_env) or None) if token_env else None
     server = _Server(spec, Path(log_dir), token, max_body_bytes, max_records, max_wait_s, max_batch_rows,
-                     flush_interval_s, loader, predict_threads)
+                     flush_interval_s, loader, predict_threads, fill_wait_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):

@@ -1,4 +1,5 @@
-"""Micro-batching: concurrent jobs share one predict call; a lone job does not wait; shadows never answer."""
+"""Micro-batching: concurrent jobs share one predict call; a lone job does not wait; after concurrent traffic a
+batch waits (boundedly) to fill; shadows never answer."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from mlops_assets.serving.batching import Job, MicroBatcher
+import pytest
+
+from mlops_assets.serving.batching import Concurrency, Job, MicroBatcher
 
 
 class Doubler:
@@ -81,6 +84,75 @@ def test_a_lone_request_does_not_wait_for_company():
 
     took = run(main())
     assert max(took) < 0.1, took  # far below the 0.2 s wait bound: nobody else was on the way
+
+
+@pytest.mark.parametrize("peaks, goal", [
+    ([], 1),  # nothing seen yet: never wait
+    ([1] * 20, 1),  # a sequential client
+    ([8], 8),  # a burst counts at once
+    ([8, 3], 6),  # ... and fades by half a cycle
+    ([8, 1, 1, 1, 1], 1),  # back to a lone client within four batches
+    ([2, 8, 8, 5], 7),
+])
+def test_concurrency_goal_follows_recent_peaks(peaks, goal):
+    c = Concurrency()
+    for p in peaks:
+        c.observe(p)
+    assert c.goal == goal
+
+
+async def _answered(b: MicroBatcher, model, *xs: float) -> list:
+    return await asyncio.gather(*(b.submit(Job(frame(x), model, "live")) for x in xs))
+
+
+def test_after_concurrent_traffic_a_batch_waits_to_fill_up():
+    model = Doubler("1")
+
+    async def main():
+        b = MicroBatcher(lambda raw: raw, fill_wait_s=10.0)  # generous: the batch fills long before
+        await b.start()
+        await _answered(b, model, 0, 1, 2, 3)  # four at once
+        assert b.concurrency.goal == 4
+        t = time.perf_counter()
+        first = asyncio.ensure_future(b.submit(Job(frame(10), model, "live")))
+        await asyncio.sleep(0.05)  # the others arrive well after the first (no expecting() ticket to announce them)
+        assert not first.done()  # held back for company
+        rest = await _answered(b, model, 11, 12, 13)
+        took = time.perf_counter() - t
+        out = [await first, *rest]
+        await b.stop()
+        return out, took
+
+    out, took = run(main())
+    assert [s.tolist() for _, s in out] == [[10], [11], [12], [13]]
+    assert model.calls == [4, 4]  # the late ones joined the waiting one
+    assert took < 5.0  # dispatched when full, not at the wait bound
+
+
+def test_filling_up_is_bounded_and_fades_for_a_lone_client():
+    model = Doubler("1")
+
+    async def main():
+        b = MicroBatcher(lambda raw: raw, fill_wait_s=0.05)
+        await b.start()
+        await _answered(b, model, 0, 1, 2, 3)
+        took = []
+        for i in range(6):  # a lone client now: the first few wait out the bound, then none do
+            t = time.perf_counter()
+            await _answered(b, model, i)
+            took.append(time.perf_counter() - t)
+        goal = b.concurrency.goal
+        b.fill_wait_s = 10.0  # would be obvious if a lone request still waited
+        t = time.perf_counter()
+        await _answered(b, model, 9)
+        took.append(time.perf_counter() - t)
+        await b.stop()
+        return took, goal
+
+    took, goal = run(main())
+    assert goal == 1
+    assert 0.04 < took[0] < 5.0  # waited for the concurrency seen before, but only up to fill_wait_s
+    assert took[-1] < 5.0 and model.calls == [4] + [1] * 7
 
 
 def test_batches_respect_max_rows_and_group_by_model():

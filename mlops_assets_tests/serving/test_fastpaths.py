@@ -131,3 +131,18 @@ def test_concat_rows_matches_pandas():
     nullable = contract.validate(pd.DataFrame([dict(records(churn_raw(1, seed=1))[0], total_charges=None)])).raw
     mixed = [frames[0], frames[1].iloc[1:], nullable]
     pd.testing.assert_frame_equal(concat_rows(mixed), pd.concat(mixed, ignore_index=True))
+
+
+def test_concat_rows_from_the_validated_arrays_matches_pandas():
+    contract = Contract(churn_spec())
+    rows = records(churn_raw(40, seed=21))
+    rows[5]["total_charges"] = None  # one request takes the frame path: no arrays
+    checked = [contract.validate_records([r]) for r in rows]
+    assert checked[5].columns is None and all(c.columns is not None for i, c in enumerate(checked) if i != 5)
+    for c in checked[:3]:  # the arrays are the frame's own columns
+        assert list(c.columns) == list(c.raw.columns)
+        assert all(c.raw[k].dtype == v.dtype and c.raw[k].tolist() == v.tolist() for k, v in c.columns.items())
+    for batch in (checked[:8], checked[:1] + checked[9:16], checked[2:10], checked):
+        frames, known = [c.raw for c in batch], [c.columns for c in batch]
+        pd.testing.assert_frame_equal(concat_rows(frames, known), pd.concat(frames, ignore_index=True),
+                                      check_exact=True)
