@@ -5,7 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dagster import Definitions, EnvVar, definitions, in_process_executor
+from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    Definitions,
+    EnvVar,
+    definitions,
+    in_process_executor,
+)
 from dagster_dbt import DbtCliResource
 
 from mlops_assets import constants as C
@@ -69,6 +77,12 @@ def build_definitions(specs: list[ProjectSpec], resources: dict | None = None) -
         schedules += [ingest_schedule(ingest), train_schedule(train), monitor_schedule(monitor)]
         sensors += build_monitoring_sensors(spec, retrain_selection(spec))
     sensors += build_alert_sensors(policies_by_key(specs))
+    # Declarative automation (reference_profile follows the champion) evaluated by the daemon, on by default.
+    sensors.append(
+        AutomationConditionSensorDefinition(
+            "automation_conditions", target=AssetSelection.all(), default_status=DefaultSensorStatus.RUNNING
+        )
+    )
     return Definitions(
         assets=assets,
         jobs=jobs,

@@ -51,7 +51,10 @@ def test_definitions_snapshot():
     assert schedules["churn__train_schedule"].job_name == "churn__train"
     assert schedules["housing__monitor_schedule"].cron_schedule == "0 2 * * *"
     sensors = {s.name: s for s in d.sensors}
-    assert {"churn__drift", "churn__performance", "housing__drift", "alert_on_run_failure", "alert_on_freshness"} <= set(sensors)
+    assert {"churn__drift", "churn__performance", "housing__drift", "alert_on_run_failure", "alert_on_freshness",
+            "automation_conditions"} <= set(sensors)
+    assert sensors["automation_conditions"].default_status.value == "RUNNING"
+    assert graph.get(AssetKey(["churn", "reference_profile"])).automation_condition is not None
     for name in ("churn__drift", "churn__performance"):
         retrain_job = d.resolve_job_def(sensors[name].job_name)
         assert {k.to_user_string() for k in retrain_job.asset_layer.selected_asset_keys} == {
