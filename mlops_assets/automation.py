@@ -59,9 +59,11 @@ def retrain_selection(spec: ProjectSpec) -> AssetSelection:
 def monitor_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
     return define_asset_job(
         name=f"{spec.name}__monitor",
-        selection=AssetSelection.assets([spec.name, DRIFT_REPORT], [spec.name, PERFORMANCE_REPORT]),
+        selection=AssetSelection.assets(
+            [spec.name, C.PREDICTION_LOG], [spec.name, C.FEEDBACK], [spec.name, DRIFT_REPORT], [spec.name, PERFORMANCE_REPORT]
+        ),
         partitions_def=daily_partitions(spec),
-        description=f"Daily drift and performance reports of '{spec.name}' from the prediction and feedback logs.",
+        description=f"Compact the day's prediction and feedback logs of '{spec.name}'; drift and performance reports.",
         tags={"project": spec.name},
     )
 

@@ -19,6 +19,8 @@ CANDIDATE_MODEL = "candidate_model"
 EVALUATION_REPORT = "evaluation_report"
 CHAMPION = "champion"
 ENDPOINT = "endpoint"
+PREDICTION_LOG = "prediction_log"
+FEEDBACK = "feedback"
 
 # Environment variables and their embedded defaults.
 DATA_DIR_ENV = "MLOPS_DATA_DIR"

@@ -176,6 +176,13 @@ class MonitoringSpec(_Strict):
     min_feedback: int = Field(500, ge=20, description="labelled predictions per performance window")
     feedback_lookback_days: int = Field(7, ge=0, description="how many days before a label its prediction may be")
 
+    @model_validator(mode="after")
+    def _persistence(self) -> "MonitoringSpec":
+        k, m = self.persistence
+        if not 1 <= k <= m:
+            raise ValueError(f"persistence [k, m] needs 1 <= k <= m (drift in k of the last m windows), got [{k}, {m}]")
+        return self
+
 
 # ---------------------------------------------------------------- the project
 class ProjectSpec(_Strict):

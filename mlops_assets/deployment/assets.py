@@ -29,7 +29,7 @@ from mlops_assets.partitions import daily_partitions
 from mlops_assets.resources.tracking import MlflowTracking
 from mlops_assets.spec import ProjectSpec
 
-ENDPOINT, PREDICTION_LOG, FEEDBACK_ASSET = "endpoint", "prediction_log", "feedback"
+ENDPOINT, PREDICTION_LOG, FEEDBACK_ASSET = C.ENDPOINT, C.PREDICTION_LOG, C.FEEDBACK
 #: Model-version tag holding the training-set fingerprint (set by candidate_model); served as the data version.
 DATA_VERSION_TAG = "training_set_version"
 

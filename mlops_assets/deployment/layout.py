@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from mlops_assets.monitoring.logs import project_log_dir
+
 import yaml
 
 from mlops_assets.spec import ProjectSpec
@@ -49,7 +51,8 @@ class ServingLayout:
 
     @property
     def log_dir(self) -> Path:
-        return self.data_dir / "predictions" / self.project
+        # One definition of where a project's server logs, shared with the monitoring sensors and assets.
+        return project_log_dir(self.data_dir, self.project)
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -78,7 +81,7 @@ def write_spec(spec: ProjectSpec, path: Path) -> Path:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -98,7 +101,7 @@ def project_port(data_dir: Path, spec: ProjectSpec, base_port: int) -> int:
     if spec.deployment.port is not None:
         return spec.deployment.port
     registry = data_dir / "serving" / "ports.json"
-    with _locked(registry.with_suffix(".lock")):
+    with locked(registry.with_suffix(".lock")):
         ports = read_json(registry) or {}
         if spec.name not in ports:
             taken = set(ports.values())

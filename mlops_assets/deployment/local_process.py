@@ -20,7 +20,7 @@ from pathlib import Path
 
 from mlops_assets.deployment import rollout
 from mlops_assets.deployment.deployers import DeploymentError, EndpointState, ModelDeployer, check_request
-from mlops_assets.deployment.layout import LOOPBACK, ServingLayout, port_is_free, project_port, read_json, \
+from mlops_assets.deployment.layout import locked, LOOPBACK, ServingLayout, port_is_free, project_port, read_json, \
     write_json_atomic, write_spec
 from mlops_assets.deployment.server_client import ServerClient, ServerUnreachable
 from mlops_assets.spec import ProjectSpec
@@ -210,18 +210,20 @@ class LocalProcessDeployer(ModelDeployer):
     def deploy(self, spec: ProjectSpec, model_uri: str, version: str, strategy: str, weight: float,
                data_version: str | None) -> EndpointState:
         check_request(strategy, weight)
-        record, _ = self._ensure_running(spec)
-        client = self._client(spec)
-        step = rollout.plan(rollout.admin_status(client), model_uri, str(version), strategy, weight)
-        action = rollout.apply(client, step, model_uri, str(version), weight, data_version)
-        return self._state(spec, record, action)
+        with self._exclusive(spec):  # a sensor's retrain and a person's rollback must not interleave
+            record, _ = self._ensure_running(spec)
+            client = self._client(spec)
+            step = rollout.plan(rollout.admin_status(client), model_uri, str(version), strategy, weight)
+            action = rollout.apply(client, step, model_uri, str(version), weight, data_version)
+            return self._state(spec, record, action)
 
     def rollback(self, spec: ProjectSpec) -> EndpointState:
-        record = self._running(spec)
-        if record is None:
-            raise DeploymentError(f"no '{spec.name}' server is running at {self.endpoint_url(spec)}: nothing to roll "
-                                  "back; deploy a version instead")
-        return self._state(spec, record, rollout.rollback(self._client(spec)))
+        with self._exclusive(spec):
+            record = self._running(spec)
+            if record is None:
+                raise DeploymentError(f"no '{spec.name}' server is running at {self.endpoint_url(spec)}: nothing to "
+                                      "roll back; deploy a version instead")
+            return self._state(spec, record, rollout.rollback(self._client(spec)))
 
     def status(self, spec: ProjectSpec) -> EndpointState:
         record = self._running(spec)
@@ -232,8 +234,15 @@ class LocalProcessDeployer(ModelDeployer):
         return self._state(spec, record, "status")
 
     def stop(self, spec: ProjectSpec) -> None:
+        with self._exclusive(spec):
+            layout = self._layout(spec)
+            record = read_json(layout.pid_file)
+            if record is not None and _alive(int(record["pid"])):
+                self._terminate(int(record["pid"]), layout.log_file)
+            layout.pid_file.unlink(missing_ok=True)
+
+    def _exclusive(self, spec: ProjectSpec):
+        """One deploy/rollback/stop of a project at a time, across processes (a file lock beside its pid file)."""
         layout = self._layout(spec)
-        record = read_json(layout.pid_file)
-        if record is not None and _alive(int(record["pid"])):
-            self._terminate(int(record["pid"]), layout.log_file)
-        layout.pid_file.unlink(missing_ok=True)
+        layout.serving_dir.mkdir(parents=True, exist_ok=True)
+        return locked(layout.serving_dir / "deploy.lock")

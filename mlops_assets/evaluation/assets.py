@@ -47,6 +47,10 @@ def evaluation_inputs(spec: ProjectSpec) -> EvaluationInputs:
     )
 
 
+def _number(value) -> float:
+    return float("nan") if value is None else float(value)
+
+
 def _gate_check(name: str, gate: GateResult) -> AssetCheckResult:
     table = pd.DataFrame(gate.rows)
     metadata = {"summary": gate.summary}
@@ -54,8 +58,8 @@ def _gate_check(name: str, gate: GateResult) -> AssetCheckResult:
         metadata["details"] = MetadataValue.md(table.to_markdown(index=False))
         for row in gate.rows:
             if not row.get("passed", True):
-                metadata.update({"metric": str(row.get("metric")), "value": float(row.get("value") or float("nan")),
-                                 "threshold": float(row.get("threshold") or float("nan"))})
+                metadata.update({"metric": str(row.get("metric")), "value": _number(row.get("value")),
+                                 "threshold": _number(row.get("threshold"))})
                 break
     return AssetCheckResult(
         check_name=name, passed=gate.passed, severity=AssetCheckSeverity.ERROR, metadata=metadata, description=gate.summary
@@ -161,16 +165,25 @@ def build_champion(spec: ProjectSpec) -> AssetsDefinition:
             )
         client = tracking.client()
         previous = tracking.alias_version(spec.name, CHAMPION)
+        if previous not in (version, evaluation_report["champion_version"]):
+            raise Failure(
+                f"{spec.name}: the champion moved to v{previous} after v{version} was evaluated against "
+                f"v{evaluation_report['champion_version'] or 'none'}; re-materialize {spec.name}/evaluation_report "
+                "so the challenger is compared with the current champion."
+            )
         summary = {"metrics": evaluation_report["metrics"], "comparison": evaluation_report["comparison"]}
         if previous != version:
             client.set_model_version_tag(spec.name, version, "previous_champion", previous or "none")
             client.set_model_version_tag(spec.name, version, "evaluation_summary", json.dumps(summary, default=str)[:4900])
             client.set_registered_model_alias(spec.name, CHAMPION, version)
             client.set_registered_model_tag(spec.name, "previous_champion", previous or "none")
+        if previous == version:  # promoted again: keep what the first promotion recorded
+            recorded = client.get_model_version(spec.name, version).tags.get("previous_champion")
+            previous = None if recorded in (None, "none") else recorded
         record = {
             "registered_model": spec.name,
             "version": version,
-            "previous_version": previous if previous != version else evaluation_report.get("previous_version"),
+            "previous_version": previous,
             "model_uri": f"models:/{spec.name}/{version}",
             "promoted_at": datetime.now(timezone.utc).isoformat(),
             "metrics": evaluation_report["metrics"],

@@ -1,44 +1,39 @@
 """Per-project monitoring assets: the champion's reference profile, and daily drift and performance reports."""
 
 
-import base64
-import io
 import json
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import mlflow  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from dagster import (  # noqa: E402
+import mlflow
+import numpy as np
+import pandas as pd
+from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetKey,
     AssetSelection,
     AssetsDefinition,
     AutomationCondition,
+    Failure,
     MetadataValue,
     Output,
     asset,
 )
 
-from mlops_assets import constants as C  # noqa: E402
-from mlops_assets.data.fingerprint import frame_fingerprint  # noqa: E402
-from mlops_assets.features.transforms import build_features  # noqa: E402
-from mlops_assets.monitoring.drift import COLUMNS, DEFAULT_ALPHA, DriftReport, drift_from_counts  # noqa: E402
-from mlops_assets.monitoring.logs import FEEDBACK, PREDICTIONS, project_log_dir, read_day, read_days  # noqa: E402
-from mlops_assets.monitoring.performance import decide_performance, join_feedback, live_metric  # noqa: E402
-from mlops_assets.monitoring.profile import NumericProfile, ReferenceProfile  # noqa: E402
-from mlops_assets.partitions import daily_partitions  # noqa: E402
-from mlops_assets.resources.storage import DataDirectory, asset_path  # noqa: E402
-from mlops_assets.resources.tracking import MlflowTracking  # noqa: E402
-from mlops_assets.spec import ProjectSpec  # noqa: E402
-from mlops_assets.training.estimators import model_scores, split_columns  # noqa: E402
+from mlops_assets import constants as C
+from mlops_assets.evaluation.plots import figure_markdown, plt  # (plots sets the Agg backend)
+from mlops_assets.data.fingerprint import frame_fingerprint
+from mlops_assets.features.transforms import build_features
+from mlops_assets.monitoring.drift import COLUMNS, DEFAULT_ALPHA, DriftReport, drift_from_counts
+from mlops_assets.monitoring.logs import FEEDBACK, PREDICTIONS, project_log_dir, read_day, read_days
+from mlops_assets.monitoring.performance import decide_performance, join_feedback, live_metric
+from mlops_assets.monitoring.profile import NumericProfile, ReferenceProfile
+from mlops_assets.partitions import daily_partitions
+from mlops_assets.resources.storage import DataDirectory, asset_path
+from mlops_assets.resources.tracking import MlflowTracking
+from mlops_assets.spec import ProjectSpec
+from mlops_assets.training.estimators import model_scores, split_columns
 
 REFERENCE_PROFILE = "reference_profile"
 DRIFT_REPORT = "drift_report"
@@ -91,13 +86,6 @@ def drift_markdown(table: pd.DataFrame) -> str:
     return table[cols].to_markdown(index=False, floatfmt=".4g")
 
 
-def _fig_to_md(fig, alt: str) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=70)
-    plt.close(fig)
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})"
-
-
 def _plot_numeric(ax, ref: NumericProfile, values: pd.Series) -> None:
     values = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     values = values[np.isfinite(values)]
@@ -146,7 +134,7 @@ def drift_plots(profile: ReferenceProfile, window: pd.DataFrame, table: pd.DataF
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
-    return _fig_to_md(fig, "reference vs current")
+    return figure_markdown(fig, "reference vs current")
 
 
 # ---------------------------------------------------------------- assets
@@ -177,9 +165,11 @@ def build_reference_profile(spec: ProjectSpec) -> AssetsDefinition:
         trained_on = tracking.client().get_model_version(spec.name, champion["version"]).tags.get("training_set_version")
         version = frame_fingerprint(training_set)
         if trained_on and trained_on != version:
-            context.log.warning(
+            raise Failure(
                 f"{spec.name}/training_set ({version}) is not the set champion v{champion['version']} was trained on "
-                f"({trained_on}): the reference describes newer data than the model learned from."
+                f"({trained_on}); a reference from it would judge drift against data the model never saw. "
+                f"Re-materialize {spec.name}/training_set with the champion's window (its MLflow run tags "
+                "window_start/window_end) and then this asset."
             )
         record = {
             **profile.to_dict(),
@@ -208,6 +198,8 @@ def build_drift_report(spec: ProjectSpec) -> AssetsDefinition:
     @asset(
         key=AssetKey([spec.name, DRIFT_REPORT]),
         ins={"reference_profile": AssetIn(key=AssetKey([spec.name, REFERENCE_PROFILE]))},
+        # The server's day of log files, which prediction_log compacts: the lineage of what is judged.
+        deps=[AssetKey([spec.name, C.PREDICTION_LOG])],
         partitions_def=daily_partitions(spec),
         group_name=C.MONITORING,
         tags={"project": spec.name},
@@ -256,6 +248,7 @@ def build_performance_report(spec: ProjectSpec) -> AssetsDefinition:
     @asset(
         key=AssetKey([spec.name, PERFORMANCE_REPORT]),
         ins={"champion": AssetIn(key=AssetKey([spec.name, C.CHAMPION]))},
+        deps=[AssetKey([spec.name, C.PREDICTION_LOG]), AssetKey([spec.name, C.FEEDBACK])],
         partitions_def=daily_partitions(spec),
         group_name=C.MONITORING,
         tags={"project": spec.name},

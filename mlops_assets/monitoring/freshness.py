@@ -13,7 +13,7 @@ from mlops_assets.spec import ProjectSpec
 #: A daily batch for day D lands after D ends (the ingest schedule runs at 01:00): 36 h is a missed day plus slack.
 DATA_FAIL = timedelta(hours=36)
 DATA_WARN = timedelta(hours=26)
-ENDPOINT = "endpoint"  # the deployment stage's asset name (constants.py gains it with deployment/)
+ENDPOINT = C.ENDPOINT
 
 
 def freshness_policies(spec: ProjectSpec) -> dict[str, FreshnessPolicy]:

@@ -96,9 +96,14 @@ class JsonIOManager(ConfigurableIOManager):
     def handle_output(self, context: OutputContext, obj: dict) -> None:
         path = self._path(context)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
-        os.replace(tmp, path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(json.dumps(obj, indent=2, sort_keys=True, default=str))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
     def load_input(self, context: InputContext) -> dict:
         path = self._path(context)

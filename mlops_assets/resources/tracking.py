@@ -72,8 +72,14 @@ class MlflowTracking(ConfigurableResource):
         return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
 
     def alias_version(self, model_name: str, alias: str) -> str | None:
-        """The version an alias points to, or None when the model or alias does not exist."""
+        """The version an alias points to, or None when the model or alias does not exist.
+
+        Any other registry error propagates: treating an unreachable store as "no champion" would skip the
+        not-worse-than-champion gate.
+        """
         try:
             return str(self.client().get_model_version_by_alias(model_name, alias).version)
-        except MlflowException:
-            return None
+        except MlflowException as err:
+            if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+                return None
+            raise

@@ -185,6 +185,7 @@ class _Server:
                 self.router.set_live(model)
             else:
                 self.router.set_candidate(model, mode, weight)
+            self.load_error = None  # a good load clears an earlier failure from /ready and /admin/status
             self.metrics.ready.set(1)
             return model
 

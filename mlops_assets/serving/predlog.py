@@ -117,24 +117,34 @@ class PredictionLog:
 
     # ------------------------------------------------------------ writing
     def flush(self) -> None:
+        """Write what is buffered, one file per kind and day.
+
+        Each day is written (atomically) or put back on its own, so a failure on one day never rewrites another
+        day's rows on the next try: every record lands exactly once.
+        """
         with self._lock:
             chunks, self._chunks = self._chunks, []
             feedback, self._feedback = self._feedback, []
-        try:
-            if chunks:
-                self._write_predictions(chunks)
-        except Exception:
+        failed_chunks, failed_feedback, error = [], [], None
+        for group in _by_day(chunks, lambda c: c.time):
+            try:
+                self._write_predictions(group)
+            except Exception as err:  # noqa: BLE001 - put back, report after the other days are written
+                failed_chunks += group
+                error = err
+        for group in _by_day(feedback, lambda f: f["time"]):
+            try:
+                self._write(pd.DataFrame(group), "feedback", self._feedback_schema)
+                self.feedback_written += len(group)
+            except Exception as err:  # noqa: BLE001
+                failed_feedback += group
+                error = err
+        if failed_chunks or failed_feedback:
             with self._lock:
-                self._chunks[:0] = chunks
-            raise
-        try:
-            if feedback:
-                self._write(pd.DataFrame(feedback), "feedback", self._feedback_schema)
-                self.feedback_written += len(feedback)
-        except Exception:
-            with self._lock:
-                self._feedback[:0] = feedback
-            raise
+                self._chunks[:0] = failed_chunks
+                self._feedback[:0] = failed_feedback
+        if error is not None:
+            raise error
 
     def _write_predictions(self, chunks: list[_Chunk]) -> None:
         # Column by column over all chunks (one per request): a frame per chunk cost ~1 ms each, in a
@@ -177,8 +187,22 @@ class PredictionLog:
             self._seq += 1
             final = target / f"part-{self._tag}-{self._seq:06d}.parquet"
             tmp = final.with_name("." + final.name + ".tmp")
-            pq.write_table(table, tmp)
-            os.replace(tmp, final)
+            try:
+                pq.write_table(table, tmp)
+                os.replace(tmp, final)
+            finally:
+                if tmp.exists():
+                    tmp.unlink()
+
+
+def _by_day(items: list, when) -> list[list]:
+    """Items grouped by the UTC day of `when(item)`, in order."""
+    groups: dict[str, list] = {}
+    for item in items:
+        stamp = pd.Timestamp(when(item))
+        day = (stamp.tz_convert("UTC") if stamp.tzinfo else stamp).strftime("%Y-%m-%d")
+        groups.setdefault(day, []).append(item)
+    return [groups[day] for day in sorted(groups)]
 
 
 def utcnow() -> datetime:

@@ -1,6 +1,9 @@
 """Per-project training_set and candidate_model assets: a windowed, event-time split set; a seeded Pipeline in MLflow."""
 
+import functools
+import subprocess
 from datetime import date
+from pathlib import Path
 
 import joblib
 import mlflow
@@ -10,7 +13,6 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetKey,
-    AssetRecordsFilter,
     AssetsDefinition,
     Config,
     DataVersion,
@@ -75,6 +77,17 @@ def _balance(spec: ProjectSpec, frame: pd.DataFrame) -> dict:
     return {f"positive_rate_{k}": float(v) for k, v in rates.items()}
 
 
+def window_of(spec: ProjectSpec, training_set: pd.DataFrame) -> dict[str, str]:
+    """The window a training set covers, read from the set itself (not from the instance's latest record)."""
+    times = pd.to_datetime(training_set[spec.schema_.event_time_column])
+    holdout = times[training_set["split"] == "holdout"]
+    return {
+        "window_start": times.min().date().isoformat(),
+        "window_end": times.max().date().isoformat(),
+        "holdout_start": holdout.min().date().isoformat() if len(holdout) else "",
+    }
+
+
 def build_training_set(spec: ProjectSpec) -> AssetsDefinition:
     features_key = AssetKey([spec.name, C.FEATURES_ASSET])
 
@@ -128,10 +141,9 @@ def _params(spec: ProjectSpec, config: CandidateConfig) -> dict:
     return parsed
 
 
+@functools.lru_cache(maxsize=1)
 def _git_sha() -> str:
-    import subprocess
-    from pathlib import Path
-
+    """The code's commit, once per process ('unknown' outside a git checkout, e.g. in the image)."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=5,
@@ -169,19 +181,14 @@ def build_candidate_model(spec: ProjectSpec) -> AssetsDefinition:
         train = training_set[training_set["split"] == "train"]
         holdout = training_set[training_set["split"] == "holdout"]
         training_version = frame_fingerprint(training_set)
-        upstream = context.instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=AssetKey([spec.name, C.TRAINING_SET])), limit=1
-        ).records
-        window = upstream[0].asset_materialization.metadata if upstream else {}
+        window = window_of(spec, training_set)
         tags = {
             "project": spec.name,
             "dagster_run_id": context.run_id,
             "training_set_version": training_version,
             "spec_hash": spec.spec_hash(),
             "code_version": f"{__version__}+{_git_sha()}",
-            "window_start": str(window["window_start"].value) if "window_start" in window else "",
-            "window_end": str(window["window_end"].value) if "window_end" in window else "",
-            "holdout_start": str(window["holdout_start"].value) if "holdout_start" in window else "",
+            **window,
         }
         tracking.activate()
         with tracking.start_run(spec.name, run_name=f"{spec.name}-{estimator}", tags=tags) as run:

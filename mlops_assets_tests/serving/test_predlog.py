@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from mlops_assets.serving.contract import Contract
@@ -54,3 +55,36 @@ def test_background_thread_flushes_without_stop(tmp_path):
         assert plog.rows_written == 3 and len(pd.read_parquet(tmp_path / "predictions")) == 3
     finally:
         plog.stop()
+
+
+def test_a_failed_day_is_retried_alone_and_every_row_lands_once(tmp_path, monkeypatch):
+    """Day A written, day B fails: the retry writes only day B (no duplicate of A), and no temp file is left."""
+    import datetime as _dt
+
+    import pandas as _pd
+
+    from mlops_assets.serving import predlog as _predlog
+    from mlops_assets.spec import ColumnSpec
+
+    log = _predlog.PredictionLog(tmp_path, "p", {"x": ColumnSpec(dtype="float")}, flush_interval_s=60)
+    day_a = _dt.datetime(2026, 1, 1, 12, tzinfo=_dt.timezone.utc)
+    day_b = _dt.datetime(2026, 1, 2, 12, tzinfo=_dt.timezone.utc)
+    for rid, at in (("r1", day_a), ("r2", day_b)):
+        log._chunks.append(_predlog._Chunk(rid, at, "1", "live", _pd.DataFrame({"x": [1.0]}),
+                                           np.array([1.0]), np.array([0.5])))
+    real_write = log._write
+
+    def failing_on_day_b(df, kind, schema):
+        if (df["time"].astype(str).str.startswith("2026-01-02")).any():
+            raise OSError("disk full")
+        return real_write(df, kind, schema)
+
+    monkeypatch.setattr(log, "_write", failing_on_day_b)
+    with pytest.raises(OSError):
+        log.flush()
+    monkeypatch.setattr(log, "_write", real_write)
+    log.flush()
+    files = sorted((tmp_path / "predictions").rglob("*.parquet"))
+    ids = _pd.concat([_pd.read_parquet(f) for f in files])["request_id"].tolist()
+    assert sorted(ids) == ["r1", "r2"]
+    assert not list(tmp_path.rglob("*.tmp"))

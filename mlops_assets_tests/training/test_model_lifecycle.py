@@ -170,3 +170,17 @@ def test_regression_project_trains_and_gates_on_rmse(tmp_path):
     gate = checks(second)["not_worse_than_champion"]
     assert not gate.passed and "rmse" in gate.metadata["summary"].value
     assert resources["tracking"].alias_version("housing", CHAMPION) == "1"
+
+
+def test_promoting_the_same_version_twice_keeps_the_recorded_previous_champion(world):
+    spec = small_churn(tolerance=1.0)  # any sane second model promotes
+    tracking = world[2]["tracking"]
+    assert train(spec, world).success
+    assert train(spec, world, CandidateConfig(estimator="random_forest", params="{n_estimators: 30}")).success
+    assert tracking.alias_version("churn", CHAMPION) == "2"
+    instance, data_dir, resources = world
+    again = materialize(build_model_assets(spec), instance=instance, resources=resources,
+                        selection=[AssetKey(["churn", "champion"])])
+    assert again.success
+    record = __import__("json").loads((data_dir / "assets" / "churn" / "champion.json").read_text())
+    assert record["version"] == "2" and record["previous_version"] == "1"  # still rollback-able to v1
