@@ -119,8 +119,23 @@ class CategoricalCounts:
         return int(self.counts.sum())
 
 
+class _BinnedColumn:
+    """What both profile kinds derive from their stored ``counts`` and ``n_null``."""
+
+    counts: np.ndarray
+    n_null: int
+
+    @property
+    def n(self) -> int:
+        return int(self.counts.sum())
+
+    @property
+    def null_fraction(self) -> float:
+        return self.n_null / (self.n + self.n_null)
+
+
 @dataclass(frozen=True)
-class NumericProfile:
+class NumericProfile(_BinnedColumn):
     """Reference distribution of one numeric column: quantile edges, bin counts and moments."""
 
     name: str
@@ -134,14 +149,6 @@ class NumericProfile:
     max: float
 
     kind = "numeric"
-
-    @property
-    def n(self) -> int:
-        return int(self.counts.sum())
-
-    @property
-    def null_fraction(self) -> float:
-        return self.n_null / (self.n + self.n_null)
 
     @classmethod
     def from_series(cls, series: pd.Series, n_bins: int = DEFAULT_N_BINS) -> "NumericProfile":
@@ -208,7 +215,7 @@ def _category_counts(series: pd.Series, categories: Sequence[str]) -> tuple[np.n
 
 
 @dataclass(frozen=True)
-class CategoricalProfile:
+class CategoricalProfile(_BinnedColumn):
     """Reference frequencies of one categorical column; values outside `categories` count as ``__other__``."""
 
     name: str
@@ -217,14 +224,6 @@ class CategoricalProfile:
     n_null: int
 
     kind = "categorical"
-
-    @property
-    def n(self) -> int:
-        return int(self.counts.sum())
-
-    @property
-    def null_fraction(self) -> float:
-        return self.n_null / (self.n + self.n_null)
 
     @classmethod
     def from_series(cls, series: pd.Series, max_categories: int = DEFAULT_MAX_CATEGORIES) -> "CategoricalProfile":
