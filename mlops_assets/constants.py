@@ -21,6 +21,7 @@ CHAMPION = "champion"
 ENDPOINT = "endpoint"
 PREDICTION_LOG = "prediction_log"
 FEEDBACK = "feedback"
+LABELED_TRAFFIC = "labeled_traffic"
 
 # Environment variables and their embedded defaults.
 DATA_DIR_ENV = "MLOPS_DATA_DIR"

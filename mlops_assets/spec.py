@@ -147,6 +147,10 @@ class TrainingSpec(_Strict):
     params: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
     seed: int = 0
     segment_columns: list[str] = Field(default_factory=list)
+    include_labeled_traffic: bool = Field(
+        False,
+        description="add <project>/labeled_traffic (served rows joined to their /feedback labels) to the training set",
+    )
 
 
 class EvaluationSpec(_Strict):
@@ -155,6 +159,13 @@ class EvaluationSpec(_Strict):
     tolerance: float = 0.01
     max_slice_gap: float | None = None
     promotion: Literal["auto", "manual"] = "auto"
+    promotion_rule: Literal["non_inferior", "superior"] = Field(
+        "non_inferior",
+        description=(
+            "non_inferior: the CI of challenger - champion lies above -tolerance and not entirely below zero; "
+            "superior: the CI lies entirely above zero"
+        ),
+    )
 
 
 class DeploymentSpec(_Strict):
@@ -175,6 +186,12 @@ class MonitoringSpec(_Strict):
     )
     min_feedback: int = Field(500, ge=20, description="labelled predictions per performance window")
     feedback_lookback_days: int = Field(7, ge=0, description="how many days before a label its prediction may be")
+    reference_days: int | None = Field(
+        None, ge=1,
+        description="newest days of the champion's training window its reference profile is built from "
+                    "(default: training.holdout_days)",
+    )
+    sensor_interval_seconds: int = Field(60, ge=1, description="how often the monitoring sensors tick")
 
     @model_validator(mode="after")
     def _persistence(self) -> "MonitoringSpec":
