@@ -13,6 +13,7 @@ from mlops_assets.features.dbt_assets import build_dbt_features
 from mlops_assets.features.passthrough import build_passthrough_features
 from mlops_assets.monitoring.assets import build_monitoring_assets
 from mlops_assets.monitoring.freshness import apply_freshness
+from mlops_assets.monitoring.labeled_traffic import build_labeled_traffic
 from mlops_assets.partitions import daily_partitions
 from mlops_assets.spec import DbtFeatures, ProjectSpec
 from mlops_assets.training.assets import build_candidate_model, build_training_set
@@ -36,8 +37,8 @@ def build_model_assets(spec: ProjectSpec) -> list[AssetsDefinition]:
 
 
 def build_deployment_assets(spec: ProjectSpec) -> list[AssetsDefinition]:
-    """endpoint -> prediction_log, feedback for one project."""
-    return [build_endpoint(spec), build_prediction_log(spec), build_feedback(spec)]
+    """endpoint -> prediction_log, feedback -> labeled_traffic for one project."""
+    return [build_endpoint(spec), build_prediction_log(spec), build_feedback(spec), build_labeled_traffic(spec)]
 
 
 def build_project_assets(spec: ProjectSpec, dbt_manifest: Path | None) -> list[AssetsDefinition]:

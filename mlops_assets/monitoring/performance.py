@@ -10,6 +10,7 @@ error of ~0.02) is why windows need ``min_feedback`` labels and why the sensors 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -32,11 +33,12 @@ def live_metric(task: str, primary: str | None = None) -> str:
     return primary if primary in options else options[0]
 
 
-def join_feedback(predictions: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
+def join_feedback(predictions: pd.DataFrame, feedback: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFrame:
     """Labels joined to the live predictions they are about, by ``request_id`` and ``row`` (0 when absent).
 
     A label sent twice for the same row counts once (the latest). Rows of the canary and shadow roles are left
-    out: they did not answer the request. Returns the prediction columns plus ``label``.
+    out: they did not answer the request. Returns the prediction columns (and the `extra` prediction-log
+    columns, e.g. the raw inputs) plus ``label``.
     """
     if feedback.empty or predictions.empty:
         return pd.DataFrame(columns=[*JOIN_KEYS, "score", "prediction", "model_version", "label"])
@@ -50,7 +52,8 @@ def join_feedback(predictions: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataF
     preds = predictions
     if "role" in preds.columns:
         preds = preds[preds["role"] == "live"]
-    keep = [c for c in (*JOIN_KEYS, "time", "score", "prediction", "model_version") if c in preds.columns]
+    keep = [c for c in dict.fromkeys((*JOIN_KEYS, "time", "score", "prediction", "model_version", *extra))
+            if c in preds.columns]
     preds = preds[keep].drop_duplicates(JOIN_KEYS, keep="last")
     preds = preds.assign(row=preds["row"].astype("int64"))
     return preds.merge(fb, on=JOIN_KEYS, how="inner")

@@ -6,6 +6,14 @@ A retrain is requested at most once per ``cooldown_hours`` and at most ``max_ret
 24 hours; runs tagged ``mlops/retrain=<project>`` by either sensor count too, so the two share the budget.
 Rows accumulate across ticks: the cursor only moves once a full window is there (the files are re-read until
 then, at most one window's worth). Both default to RUNNING: a tick with nothing new costs two directory listings.
+
+A confirmed drift or decay does not go straight to a run: it becomes a *pending* retrain (kept in the cursor),
+which :func:`advance_pending` carries forward tick by tick with :func:`~mlops_assets.monitoring.retrain.plan_retrain`:
+first the days of the new training window that are not yet ingested (and the labelled-traffic days whose feedback
+grew) are requested as ``<project>__ingest`` / ``<project>__label_traffic`` runs; once they are in, the training
+set the retrain would build is compared with the champion's: the same data version means no run (a skip reason and
+one alert; cooldown and cap untouched) until new data exists; new data means a ``<project>__train`` run for the
+window ending on the newest day, tagged with the evidence.
 """
 
 from __future__ import annotations
@@ -17,17 +25,19 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 from dagster import (
-    AssetSelection,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
     RunsFilter,
     SensorDefinition,
     SensorEvaluationContext,
+    SensorResult,
     SkipReason,
     sensor,
 )
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from mlops_assets import constants as C
 from mlops_assets.monitoring.alerts import AlertSink, Clock, utcnow
 from mlops_assets.monitoring.assets import champion_path, drift_of_rows, live_rows, load_json, reference_path
 from mlops_assets.monitoring.logs import (
@@ -35,11 +45,28 @@ from mlops_assets.monitoring.logs import (
 )
 from mlops_assets.monitoring.performance import decide_performance, join_feedback, live_metric
 from mlops_assets.monitoring.persistence import Persistence
+from mlops_assets.monitoring.retrain import plan_retrain
 from mlops_assets.resources.storage import DataDirectory
+from mlops_assets.resources.tracking import MlflowTracking
 from mlops_assets.spec import ProjectSpec
 
 RETRAIN_TAG = "mlops/retrain"
+PREPARE_TAG = "mlops/prepare"
+TRAINING_SET_TAG = "mlops/training_set_version"
 MAX_EVIDENCE = 1000
+
+
+@dataclass(frozen=True)
+class RetrainTargets:
+    """The jobs a monitoring sensor launches: the retrain, and the runs that bring new data in before it."""
+
+    train: UnresolvedAssetJobDefinition
+    ingest: UnresolvedAssetJobDefinition
+    labeled_traffic: UnresolvedAssetJobDefinition
+
+    @property
+    def jobs(self) -> list[UnresolvedAssetJobDefinition]:
+        return [self.train, self.ingest, self.labeled_traffic]
 
 
 @dataclass
@@ -50,6 +77,7 @@ class SensorState:
     persistence: Persistence
     reference: str | None = None
     requests: list[str] = field(default_factory=list)  # ISO times of requested retrains, last 24 h
+    pending: dict | None = None  # a confirmed retrain waiting for its data: trigger, summary, tags, alert, id
 
     @classmethod
     def from_cursor(cls, cursor: str | None, k: int, m: int) -> "SensorState":
@@ -57,17 +85,20 @@ class SensorState:
             return cls(LogCursor(), Persistence(k, m))
         d = json.loads(cursor)
         return cls(LogCursor.from_dict(d["log"]), Persistence.from_cursor(json.dumps(d["persistence"]), k, m),
-                   d.get("reference"), list(d.get("requests", [])))
+                   d.get("reference"), list(d.get("requests", [])), d.get("pending"))
 
     def to_cursor(self) -> str:
         return json.dumps({"log": self.log.to_dict(), "persistence": json.loads(self.persistence.to_cursor()),
-                           "reference": self.reference, "requests": self.requests}, sort_keys=True)
+                           "reference": self.reference, "requests": self.requests, "pending": self.pending},
+                          sort_keys=True)
 
     def follow(self, reference: str) -> None:
-        """Compare against `reference` from now on; a new reference starts a fresh persistence history."""
+        """Compare against `reference` from now on; a new reference starts a fresh persistence history
+        (and drops a pending retrain: it was confirmed against the old one)."""
         if reference != self.reference:
             self.persistence = Persistence(self.persistence.k, self.persistence.m)
             self.reference = reference
+            self.pending = None
 
 
 def retrain_gate(
@@ -115,32 +146,132 @@ def _evidence(report) -> list[dict]:
              "psi": round(float(r.psi), 4)} for r in rows.itertuples()][:10]
 
 
+def _prepare_requests(spec: ProjectSpec, targets: RetrainTargets, pending_id: str, plan) -> list[RunRequest]:
+    """Ingest runs for the window's missing days, labelled-traffic runs for days whose feedback grew."""
+    tags = {"project": spec.name, PREPARE_TAG: pending_id}
+    out = [RunRequest(run_key=f"{pending_id}-ingest-{day}", job_name=targets.ingest.name, partition_key=day,
+                      tags={**tags, "mlops/trigger": "retrain_data"}) for day in plan.missing_days]
+    out += [RunRequest(run_key=f"{pending_id}-traffic-{day}-{mtime}", job_name=targets.labeled_traffic.name,
+                       partition_key=day, tags={**tags, "mlops/trigger": "retrain_data"})
+            for day, mtime in sorted(plan.stale_traffic.items())]
+    return out
+
+
+def _failed_preparation(context: SensorEvaluationContext, pending_id: str, days: list[str]) -> list[str]:
+    """Days among `days` whose preparation run (tagged with this pending retrain) failed."""
+    runs = context.instance.get_run_records(RunsFilter(tags={PREPARE_TAG: pending_id},
+                                                       statuses=[DagsterRunStatus.FAILURE]), limit=100)
+    failed = {r.dagster_run.tags.get("dagster/partition") for r in runs}
+    return [d for d in days if d in failed]
+
+
+def _retrain_on(context: SensorEvaluationContext, project: str, training_set_version: str | None) -> str | None:
+    """The id of a retrain already requested (by either sensor) on this training set, if any: never twice."""
+    runs = context.instance.get_run_records(
+        RunsFilter(tags={RETRAIN_TAG: project, TRAINING_SET_TAG: str(training_set_version)}), limit=5)
+    return next((r.dagster_run.run_id for r in runs if r.dagster_run.status != DagsterRunStatus.CANCELED), None)
+
+
+def advance_pending(
+    context: SensorEvaluationContext,
+    state: SensorState,
+    spec: ProjectSpec,
+    targets: RetrainTargets,
+    storage: DataDirectory,
+    tracking: MlflowTracking,
+    alerts: AlertSink,
+    now: datetime,
+) -> SensorResult | SkipReason | RunRequest:
+    """Carry a confirmed retrain forward: bring its data in, skip when there is none new, else request the run."""
+    pending = state.pending
+    assert pending is not None
+    summary = pending["summary"]
+    plan = plan_retrain(spec, context.instance, storage.root, tracking, now.date())
+    if plan.blocked:
+        context.update_cursor(state.to_cursor())
+        return SkipReason(f"{summary}, but no retrain can be planned: {plan.blocked}")
+    if not plan.ready:
+        failed = _failed_preparation(context, pending["id"], plan.missing_days + list(plan.stale_traffic))
+        if failed:
+            if not pending.get("alerted_failure"):
+                alerts.send("retrain_waiting", spec.name, {
+                    "summary": f"{summary}; the retrain waits: loading {', '.join(failed)} failed",
+                    "failed_days": failed, "evidence": pending.get("alert", {}).get("evidence")})
+                pending["alerted_failure"] = True
+            context.update_cursor(state.to_cursor())
+            return SkipReason(f"{summary}; the retrain waits for {', '.join(failed)}, whose ingestion failed: see "
+                              f"the failed {targets.ingest.name} runs, fix the batch and re-materialize the day")
+        requests = _prepare_requests(spec, targets, pending["id"], plan)
+        context.update_cursor(state.to_cursor())
+        return SensorResult(run_requests=requests)
+    window = f"{plan.window.start}..{plan.window.end}"
+    earlier = None if not plan.new_data else _retrain_on(context, spec.name, plan.training_set_version)
+    if not plan.new_data or earlier is not None:
+        reason = (plan.no_new_data_reason() if not plan.new_data else
+                  f"a retrain on this very training set ({plan.training_set_version}, {window}) was already "
+                  f"requested (run {earlier}); waiting for new data")
+        if not pending.get("alerted_no_data"):
+            alerts.send("retrain_skipped", spec.name, {"summary": f"{summary}, but {reason}",
+                                                       "evidence": pending.get("alert", {}).get("evidence")})
+            pending["alerted_no_data"] = True
+        context.update_cursor(state.to_cursor())
+        return SkipReason(f"{summary}, but {reason}")
+    blocked = retrain_gate(state, context, spec.name, now, spec.monitoring.cooldown_hours,
+                           spec.monitoring.max_retrains_per_day)
+    if blocked:
+        state.pending = None  # confirmed again (from fresh windows) once the budget allows
+        context.update_cursor(state.to_cursor())
+        return SkipReason(f"{summary} but {blocked}")
+    state.requests.append(now.isoformat())
+    state.pending = None
+    context.update_cursor(state.to_cursor())
+    alerts.send(pending["trigger"], spec.name, {**pending.get("alert", {}), "summary": f"{summary}; retraining",
+                                                "training_window": window,
+                                                "training_set_version": plan.training_set_version})
+    return RunRequest(
+        run_key=f"{pending['id']}-train",
+        job_name=targets.train.name,
+        run_config={"ops": {f"{spec.name}__{C.TRAINING_SET}": {"config": {"as_of": plan.window.end.isoformat()}}}},
+        tags={**pending["tags"], "mlops/training_window": window,
+              TRAINING_SET_TAG: str(plan.training_set_version),
+              "mlops/champion_training_set": str(plan.champion_training_set)},
+    )
+
+
+def _confirm(state: SensorState, kind: str, project: str, now: datetime, summary: str, tags: dict, alert: dict) -> None:
+    state.pending = {"id": _run_key(kind, project, state), "trigger": kind, "summary": summary,
+                     "since": now.isoformat(timespec="seconds"), "tags": tags, "alert": alert}
+
+
 def build_drift_sensor(
     spec: ProjectSpec,
-    retrain_selection: AssetSelection,
+    targets: RetrainTargets,
     *,
     name: str | None = None,
     clock: Clock = utcnow,
-    minimum_interval_seconds: int = 60,
+    minimum_interval_seconds: int | None = None,
     default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
     max_files: int = DEFAULT_MAX_FILES,
 ) -> SensorDefinition:
-    """A sensor that requests `retrain_selection` when live inputs drift persistently from the reference profile.
+    """A sensor that retrains (``targets.train``) when live inputs drift persistently from the reference profile.
 
-    `clock` gives the evaluation time (tests simulate hourly ticks with it); resources: ``storage``, ``alerts``.
+    `clock` gives the evaluation time (tests simulate hourly ticks with it); resources: ``storage``, ``alerts``,
+    ``tracking``.
     """
     m = spec.monitoring
     k, window_count = m.persistence
 
     @sensor(
         name=name or f"{spec.name}__drift",
-        target=retrain_selection,
-        minimum_interval_seconds=minimum_interval_seconds,
+        jobs=targets.jobs,
+        minimum_interval_seconds=minimum_interval_seconds or m.sensor_interval_seconds,
         default_status=default_status,
         description=(f"Retrains '{spec.name}' when {k} of the last {window_count} windows of {m.window_rows} live "
-                     "predictions drift from the champion's reference profile."),
+                     "predictions drift from the champion's reference profile, on a window ending on the newest "
+                     "day (ingested first), and only when that data is new to the champion."),
     )
-    def drift_sensor(context: SensorEvaluationContext, storage: DataDirectory, alerts: AlertSink):
+    def drift_sensor(context: SensorEvaluationContext, storage: DataDirectory, alerts: AlertSink,
+                     tracking: MlflowTracking):
         now = clock()
         state = SensorState.from_cursor(context.cursor, k, window_count)
         record = load_json(reference_path(storage.root, spec.name))
@@ -148,6 +279,8 @@ def build_drift_sensor(
             return SkipReason(f"no reference profile: promote a champion first ({spec.name}/reference_profile "
                               "is materialized from it)")
         state.follow(f"{record.get('model_version')}@{record.get('created_at')}")
+        if state.pending is not None:
+            return advance_pending(context, state, spec, targets, storage, tracking, alerts, now)
         parts = new_parts(project_log_dir(storage.root, spec.name), PREDICTIONS, state.log, max_files=max_files)
         if not parts:
             context.update_cursor(state.to_cursor())
@@ -169,19 +302,9 @@ def build_drift_sensor(
                               f"persistence {history} needs {k} of {window_count}: no confirmed drift")
         report = reports[max(i for i, c in enumerate(confirmed) if c)]
         evidence = _evidence(report)
-        blocked = retrain_gate(state, context, spec.name, now, m.cooldown_hours, m.max_retrains_per_day)
-        if blocked:
-            context.update_cursor(state.to_cursor())
-            return SkipReason(f"drift confirmed ({', '.join(report.drifted_features)}) but {blocked}")
-        run_key = _run_key("drift", spec.name, state)
-        state.requests.append(now.isoformat())
-        context.update_cursor(state.to_cursor())
-        summary = (f"drift confirmed in {', '.join(report.drifted_features)} ({k} of last {window_count} windows); "
-                   "retraining")
-        alerts.send("drift", spec.name, {"summary": summary, "evidence": evidence, "run_key": run_key,
-                                         "window_rows": report.n_current, "reference": state.reference,
-                                         "persistence": history})
-        return RunRequest(run_key=run_key, tags={
+        summary = (f"drift confirmed in {', '.join(report.drifted_features)} ({k} of last {window_count} windows "
+                   f"of ~{m.window_rows} rows)")
+        tags = {
             "project": spec.name,
             RETRAIN_TAG: spec.name,
             "mlops/trigger": "drift",
@@ -190,25 +313,31 @@ def build_drift_sensor(
             "mlops/window_rows": str(report.n_current),
             "mlops/reference": _short(state.reference or "", 100),
             "mlops/evaluated_at": now.isoformat(timespec="seconds"),
-        })
+        }
+        alert = {"evidence": evidence, "window_rows": report.n_current, "reference": state.reference,
+                 "persistence": history}
+        _confirm(state, "drift", spec.name, now, summary, tags, alert)
+        return advance_pending(context, state, spec, targets, storage, tracking, alerts, now)
 
     return drift_sensor
 
 
 def build_performance_sensor(
     spec: ProjectSpec,
-    retrain_selection: AssetSelection,
+    targets: RetrainTargets,
     *,
     name: str | None = None,
     clock: Clock = utcnow,
-    minimum_interval_seconds: int = 60,
+    minimum_interval_seconds: int | None = None,
     default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
     max_files: int = DEFAULT_MAX_FILES,
 ) -> SensorDefinition:
-    """A sensor that requests `retrain_selection` when the live metric on feedback labels decays persistently.
+    """A sensor that retrains (``targets.train``) when the live metric on feedback labels decays persistently.
 
     Labels are joined to live predictions logged up to ``feedback_lookback_days`` before them; the baseline is
-    the champion's holdout figure (the evaluation report's metrics recorded in the champion record).
+    the champion's holdout figure (the evaluation report's metrics recorded in the champion record). The retrain
+    goes through :func:`advance_pending` like the drift sensor's: with ``training.include_labeled_traffic`` the
+    labels that showed the decay are in its training set.
     """
     m = spec.monitoring
     k, window_count = m.persistence
@@ -216,19 +345,22 @@ def build_performance_sensor(
 
     @sensor(
         name=name or f"{spec.name}__performance",
-        target=retrain_selection,
-        minimum_interval_seconds=minimum_interval_seconds,
+        jobs=targets.jobs,
+        minimum_interval_seconds=minimum_interval_seconds or m.sensor_interval_seconds,
         default_status=default_status,
         description=(f"Retrains '{spec.name}' when live {metric} on windows of {m.min_feedback} feedback labels falls "
                      f"more than {m.performance_tolerance:.0%} short of the holdout in {k} of {window_count} windows."),
     )
-    def performance_sensor(context: SensorEvaluationContext, storage: DataDirectory, alerts: AlertSink):
+    def performance_sensor(context: SensorEvaluationContext, storage: DataDirectory, alerts: AlertSink,
+                           tracking: MlflowTracking):
         now = clock()
         state = SensorState.from_cursor(context.cursor, k, window_count)
         champion = load_json(champion_path(storage.root, spec.name))
         if champion is None:
             return SkipReason("no champion: promote a champion first (its holdout metric is the baseline)")
         state.follow(str(champion["version"]))
+        if state.pending is not None:
+            return advance_pending(context, state, spec, targets, storage, tracking, alerts, now)
         baseline = float(champion["metrics"][metric])
         log_dir = project_log_dir(storage.root, spec.name)
         parts = new_parts(log_dir, FEEDBACK, state.log, max_files=max_files)
@@ -261,18 +393,8 @@ def build_performance_sensor(
             return SkipReason(f"{metric} on {len(decisions)} window(s): {values} vs holdout {baseline:.3f}; "
                               f"persistence {history} needs {k} of {window_count}: no confirmed decay")
         decision = decisions[max(i for i, c in enumerate(confirmed) if c)]
-        blocked = retrain_gate(state, context, spec.name, now, m.cooldown_hours, m.max_retrains_per_day)
-        if blocked:
-            context.update_cursor(state.to_cursor())
-            return SkipReason(f"performance decay confirmed ({decision.reason}) but {blocked}")
-        run_key = _run_key("performance", spec.name, state)
-        state.requests.append(now.isoformat())
-        context.update_cursor(state.to_cursor())
         evidence = {k_: v for k_, v in decision.to_dict().items() if k_ != "higher_is_better"}
-        alerts.send("performance", spec.name, {"summary": f"{decision.reason}; retraining", "evidence": evidence,
-                                               "run_key": run_key, "champion_version": state.reference,
-                                               "persistence": history})
-        return RunRequest(run_key=run_key, tags={
+        tags = {
             "project": spec.name,
             RETRAIN_TAG: spec.name,
             "mlops/trigger": "performance",
@@ -283,11 +405,14 @@ def build_performance_sensor(
             "mlops/evidence": _short(evidence),
             "mlops/champion_version": str(state.reference),
             "mlops/evaluated_at": now.isoformat(timespec="seconds"),
-        })
+        }
+        alert = {"evidence": evidence, "champion_version": state.reference, "persistence": history}
+        _confirm(state, "performance", spec.name, now, f"performance decay confirmed ({decision.reason})", tags, alert)
+        return advance_pending(context, state, spec, targets, storage, tracking, alerts, now)
 
     return performance_sensor
 
 
-def build_monitoring_sensors(spec: ProjectSpec, retrain_selection: AssetSelection, **kwargs) -> list[SensorDefinition]:
+def build_monitoring_sensors(spec: ProjectSpec, targets: RetrainTargets, **kwargs) -> list[SensorDefinition]:
     """The drift and performance sensors of one project."""
-    return [build_drift_sensor(spec, retrain_selection, **kwargs), build_performance_sensor(spec, retrain_selection, **kwargs)]
+    return [build_drift_sensor(spec, targets, **kwargs), build_performance_sensor(spec, targets, **kwargs)]

@@ -2,11 +2,13 @@
 
 import functools
 import subprocess
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import joblib
 import mlflow
+import numpy as np
 import pandas as pd
 import yaml
 from dagster import (
@@ -37,7 +39,7 @@ from mlops_assets.evaluation.metrics import compute_metrics
 
 class TrainingSetConfig(Config):
     as_of: str | None = Field(
-        None, description="last day (YYYY-MM-DD) of the window; default: the latest materialized features partition"
+        None, description="last day (YYYY-MM-DD) of the window; default: the newest materialized features partition"
     )
 
 
@@ -63,56 +65,144 @@ def resolve_window(spec: ProjectSpec, as_of: str | None, materialized: set[str])
     return window
 
 
-def assemble_training_set(spec: ProjectSpec, frames: list[pd.DataFrame], window: Window) -> pd.DataFrame:
-    """Concatenate the window's feature partitions and label each row train/holdout by event time."""
+def traffic_split(times: pd.Series, window: Window) -> pd.Series:
+    """Train/holdout for labelled-traffic rows: the newest ``holdout_days / (window days)`` share is holdout.
+
+    Traffic is always newer than the warehouse days, so an event-time boundary would put all of it in the holdout
+    and none in training; splitting it by time within itself keeps every train row older than every holdout row.
+    """
+    order = times.sort_values(kind="stable").index
+    n_train = int(np.ceil(len(order) * window.train_days / (window.train_days + window.holdout_days)))
+    split = pd.Series("holdout", index=times.index, name="split")
+    split.loc[order[:n_train]] = "train"
+    return split
+
+
+def assemble_training_set(
+    spec: ProjectSpec, frames: list[pd.DataFrame], window: Window, traffic: dict[str, pd.DataFrame] | None = None
+) -> pd.DataFrame:
+    """Concatenate the window's feature partitions (and labelled-traffic days) and label rows train/holdout.
+
+    Warehouse rows are split by event time at the holdout start; traffic rows by :func:`traffic_split`. A
+    ``source`` column says which each row is (``warehouse`` / ``traffic``); traffic rows keep their feedback day
+    in ``traffic_day``.
+    """
     frame = pd.concat(frames, ignore_index=True)
     frame["split"] = split_by_event_time(frame, spec.schema_.event_time_column, window.holdout_start)
-    return frame
+    frame["source"] = "warehouse"
+    parts = [t.assign(traffic_day=day) for day, t in sorted((traffic or {}).items()) if len(t)]
+    if not parts:
+        return frame
+    rows = pd.concat(parts, ignore_index=True).drop_duplicates(["request_id", "row"], keep="last")
+    rows = rows.sort_values([spec.schema_.event_time_column, "request_id", "row"], kind="stable").reset_index(drop=True)
+    keep = [c for c in frame.columns if c in rows.columns and c not in ("split", "source")]
+    rows = rows[keep + ["traffic_day"]].assign(source="traffic")
+    rows["split"] = traffic_split(pd.to_datetime(rows[spec.schema_.event_time_column]), window)
+    for col in keep:  # the warehouse's dtypes (e.g. int features the log kept as int64, categories as str)
+        if rows[col].dtype != frame[col].dtype:
+            try:
+                rows[col] = rows[col].astype(frame[col].dtype)
+            except (TypeError, ValueError):
+                pass
+    return pd.concat([frame, rows], ignore_index=True)
+
+
+@dataclass(frozen=True)
+class TrainingInputs:
+    """What a training set over one window is built from: feature partitions and labelled-traffic days."""
+
+    window: Window
+    frames: dict[str, pd.DataFrame]
+    traffic: dict[str, pd.DataFrame]
+
+    def assemble(self, spec: ProjectSpec) -> pd.DataFrame:
+        return assemble_training_set(spec, [self.frames[k] for k in self.window.partition_keys()], self.window,
+                                     self.traffic)
+
+
+def traffic_days(spec: ProjectSpec, instance, window: Window) -> list[str]:
+    """The materialized labelled-traffic days a training set over `window` takes (none unless the spec asks)."""
+    if not spec.training.include_labeled_traffic:
+        return []
+    days = instance.get_materialized_partitions(AssetKey([spec.name, C.LABELED_TRAFFIC]))
+    return sorted(d for d in days if d >= window.start.isoformat())
+
+
+def load_training_inputs(spec: ProjectSpec, instance, root, as_of: str | None) -> TrainingInputs:
+    """Read the feature partitions of the window ending `as_of` (default: the newest materialized day) and the
+    labelled traffic since its start, as the training_set asset does (the retrain sensor uses it too)."""
+    features_key = AssetKey([spec.name, C.FEATURES_ASSET])
+    window = resolve_window(spec, as_of, set(instance.get_materialized_partitions(features_key)))
+    frames = {k: pd.read_parquet(asset_path(root, features_key.path, k)) for k in window.partition_keys()}
+    traffic_key = [spec.name, C.LABELED_TRAFFIC]
+    traffic = {d: pd.read_parquet(asset_path(root, traffic_key, d)) for d in traffic_days(spec, instance, window)}
+    return TrainingInputs(window, frames, traffic)
 
 
 def _balance(spec: ProjectSpec, frame: pd.DataFrame) -> dict:
     if spec.target.task != "classification":
         return {}
-    rates = frame.groupby("split")[spec.target.column].mean()
-    return {f"positive_rate_{k}": float(v) for k, v in rates.items()}
+    target = frame[spec.target.column]
+    if not pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target):
+        return {}
+    rates = target.astype(float).groupby(frame["split"]).mean()
+    return {f"positive_rate_{k}": round(float(v), 4) for k, v in rates.items()}
 
 
 def window_of(spec: ProjectSpec, training_set: pd.DataFrame) -> dict[str, str]:
-    """The window a training set covers, read from the set itself (not from the instance's latest record)."""
-    times = pd.to_datetime(training_set[spec.schema_.event_time_column])
-    holdout = times[training_set["split"] == "holdout"]
+    """The window a training set covers, read from the set itself (not from the instance's latest record).
+
+    The warehouse rows define it; labelled-traffic days are listed separately (``labeled_traffic_days``).
+    """
+    warehouse = training_set[training_set["source"] == "warehouse"] if "source" in training_set else training_set
+    times = pd.to_datetime(warehouse[spec.schema_.event_time_column])
+    holdout = times[warehouse["split"] == "holdout"]
+    days = sorted(training_set["traffic_day"].dropna().unique()) if "traffic_day" in training_set else []
     return {
         "window_start": times.min().date().isoformat(),
         "window_end": times.max().date().isoformat(),
         "holdout_start": holdout.min().date().isoformat() if len(holdout) else "",
+        "labeled_traffic_days": ",".join(days),
     }
+
+
+def _days_table(spec: ProjectSpec, data: pd.DataFrame, versions: dict[str, str]) -> str:
+    """One line per day the set used: source, rows per split, its data version."""
+    day = pd.to_datetime(data[spec.schema_.event_time_column]).dt.date.astype(str)
+    key = data["traffic_day"].fillna(day) if "traffic_day" in data else day
+    counts = data.groupby([data["source"], key, data["split"]]).size().unstack(fill_value=0)
+    lines = ["| source | day | train | holdout | data version |", "| --- | --- | ---: | ---: | --- |"]
+    for (source, d), row in counts.iterrows():
+        lines.append(f"| {source} | {d} | {int(row.get('train', 0))} | {int(row.get('holdout', 0))} | "
+                     f"`{versions.get(f'{source}:{d}', '')[:12]}` |")
+    return "\n".join(lines)
 
 
 def build_training_set(spec: ProjectSpec) -> AssetsDefinition:
     features_key = AssetKey([spec.name, C.FEATURES_ASSET])
+    deps = [features_key] + ([AssetKey([spec.name, C.LABELED_TRAFFIC])] if spec.training.include_labeled_traffic else [])
+    traffic = " plus the labelled production traffic since its start" if spec.training.include_labeled_traffic else ""
 
     @asset(
         key=AssetKey([spec.name, C.TRAINING_SET]),
-        deps=[features_key],
+        deps=deps,
         group_name=C.TRAINING,
         tags={"project": spec.name},
         kinds={"pandas", "parquet"},
         description=(
-            f"'{spec.name}' features over {spec.training.window_days}+{spec.training.holdout_days} days, "
-            "split by event time into train and holdout."
+            f"'{spec.name}' features over the {spec.training.window_days}+{spec.training.holdout_days} days ending "
+            f"on the newest ingested day{traffic}, split by event time into train and holdout."
         ),
     )
     def training_set(context: AssetExecutionContext, config: TrainingSetConfig, storage: DataDirectory):
-        materialized = set(context.instance.get_materialized_partitions(features_key))
-        window = resolve_window(spec, config.as_of, materialized)
-        frames, versions = [], {}
-        for key in window.partition_keys():
-            frame = pd.read_parquet(asset_path(storage.root, features_key.path, key))
-            frames.append(frame)
-            versions[key] = frame_fingerprint(frame)
-        data = assemble_training_set(spec, frames, window)
+        inputs = load_training_inputs(spec, context.instance, storage.root, config.as_of)
+        window = inputs.window
+        versions = {f"warehouse:{k}": frame_fingerprint(f) for k, f in inputs.frames.items()}
+        versions.update({f"traffic:{k}": frame_fingerprint(f) for k, f in inputs.traffic.items()})
+        data = inputs.assemble(spec)
         version = frame_fingerprint(data)
         counts = data["split"].value_counts().to_dict()
+        traffic_rows = int((data["source"] == "traffic").sum())
         return Output(
             data,
             data_version=DataVersion(version),
@@ -123,8 +213,11 @@ def build_training_set(spec: ProjectSpec) -> AssetsDefinition:
                 "dagster/row_count": len(data),
                 "train_rows": int(counts.get("train", 0)),
                 "holdout_rows": int(counts.get("holdout", 0)),
+                "feedback_rows": traffic_rows,
+                "labeled_traffic_days": ", ".join(sorted(inputs.traffic)) or "none",
                 **_balance(spec, data),
                 "content_hash": version,
+                "days": MetadataValue.md(_days_table(spec, data, versions)),
                 "upstream_data_versions": MetadataValue.json(versions),
             },
         )

@@ -61,7 +61,13 @@ def reproduce(spec: ProjectSpec, tracking: MlflowTracking, version: str, data_di
         if not path.exists():
             raise FileNotFoundError(f"{spec.name}/features partition {key} is gone ({path}); re-ingest it to reproduce")
         frames.append(pd.read_parquet(path))
-    data = assemble_training_set(spec, frames, window)
+    traffic = {}
+    for day in filter(None, tags.get("labeled_traffic_days", "").split(",")):
+        path = asset_path(data_dir, [spec.name, C.LABELED_TRAFFIC], day)
+        if not path.exists():
+            raise FileNotFoundError(f"{spec.name}/labeled_traffic partition {day} is gone ({path}); re-materialize it")
+        traffic[day] = pd.read_parquet(path)
+    data = assemble_training_set(spec, frames, window, traffic)
     hyper = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/params.json")
     train = data[data["split"] == "train"]
     holdout = data[data["split"] == "holdout"]

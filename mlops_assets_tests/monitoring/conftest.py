@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +115,50 @@ class LogWriter:
         for i, label in enumerate(labels):
             self.log.append_feedback(ids[i // request_size], i % request_size, float(label), at)
         self.log.flush()
+
+
+def retrain_targets(spec: ProjectSpec):
+    """The jobs a project's monitoring sensors launch (as definitions.py wires them)."""
+    from mlops_assets.automation import ingest_job, labeled_traffic_job, train_job
+    from mlops_assets.monitoring.sensors import RetrainTargets
+
+    return RetrainTargets(train=train_job(spec), ingest=ingest_job(spec), labeled_traffic=labeled_traffic_job(spec))
+
+
+def land_features(instance, data_dir: Path, spec: ProjectSpec, days, rows: int = 500, drift=()) -> None:
+    """Features partitions for `days`, written where the features asset writes them and recorded on the instance
+    as materializations (what an ingest run leaves behind; the retrain planner reads both)."""
+    from dagster import AssetKey, AssetMaterialization
+
+    from mlops_assets.resources.storage import asset_path, write_parquet_atomic
+
+    key = AssetKey([spec.name, "features"])
+    for day in days:
+        raw = raw_rows(spec, day, rows, drift)
+        schema = spec.schema_
+        frame = pd.concat([raw[[schema.id_column, schema.event_time_column]], build_features(spec, raw),
+                           raw[[spec.target.column]]], axis=1)
+        write_parquet_atomic(frame, asset_path(data_dir, key.path, day.isoformat()))
+        instance.report_runless_asset_event(AssetMaterialization(asset_key=key, partition=day.isoformat()))
+
+
+@pytest.fixture
+def webhook():
+    """A real HTTP server on 127.0.0.1 collecting POSTed JSON bodies."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
+    server.server_close()

@@ -7,15 +7,19 @@ import json
 from collections import Counter
 
 import pytest
-from dagster import AssetSelection, RunRequest, SkipReason, build_sensor_context
+from dagster import RunRequest, SensorResult, SkipReason, build_sensor_context
 
+from mlops_assets.definitions import local_tracking_uri
 from mlops_assets.monitoring.alerts import AlertSink
 from mlops_assets.monitoring.sensors import build_drift_sensor, build_performance_sensor
 from mlops_assets.resources.storage import DataDirectory
+from mlops_assets.resources.tracking import MlflowTracking
 
-from .conftest import BASE_DAYS, CONCEPT, COVARIATE, LIVE_DAY, LogWriter, monitored_spec, raw_rows, write_champion, write_reference
+from .conftest import (
+    BASE_DAYS, CONCEPT, COVARIATE, LIVE_DAY, LogWriter, land_features, monitored_spec, raw_rows, retrain_targets,
+    write_champion, write_reference,
+)
 
-RETRAIN = AssetSelection.assets(["churn", "training_set"], ["churn", "candidate_model"])
 START = dt.datetime(2026, 2, 1, 0, 30, tzinfo=dt.timezone.utc)
 
 
@@ -35,7 +39,8 @@ class Ticker:
 
     def __init__(self, sensor, instance, data_dir):
         self.sensor, self.instance, self.cursor = sensor, instance, None
-        self.resources = {"storage": DataDirectory(data_dir=str(data_dir)), "alerts": AlertSink()}
+        self.resources = {"storage": DataDirectory(data_dir=str(data_dir)), "alerts": AlertSink(),
+                          "tracking": MlflowTracking(tracking_uri=local_tracking_uri(str(data_dir / "ml")))}
 
     def tick(self, cursor: str | None = ...):
         context = build_sensor_context(instance=self.instance, cursor=self.cursor if cursor is ... else cursor,
@@ -45,13 +50,26 @@ class Ticker:
         return result
 
 
+def ended_spec(**monitoring):
+    """The monitored churn spec, its days ending the day before LIVE_DAY: the training window is fixed."""
+    return monitored_spec(**monitoring).model_copy(update={"end_date": LIVE_DAY - dt.timedelta(days=1)})
+
+
+def window_days(spec):
+    n = spec.training.window_days + spec.training.holdout_days
+    return [spec.end_date - dt.timedelta(days=i) for i in range(n)][::-1]
+
+
 def world(instance, data_dir, fitted, **monitoring):
-    spec = monitored_spec(**monitoring)
+    """A champion's reference and record, the whole training window ingested (no registered champion: any
+    window's data is new to it), and both sensors."""
+    spec = ended_spec(**monitoring)
     clock = Clock()
     write_reference(data_dir, spec, fitted)
     write_champion(data_dir, spec, fitted[2])
-    drift = Ticker(build_drift_sensor(spec, RETRAIN, clock=clock), instance, data_dir)
-    perf = Ticker(build_performance_sensor(spec, RETRAIN, clock=clock), instance, data_dir)
+    land_features(instance, data_dir, spec, window_days(spec), rows=100)
+    drift = Ticker(build_drift_sensor(spec, retrain_targets(spec), clock=clock), instance, data_dir)
+    perf = Ticker(build_performance_sensor(spec, retrain_targets(spec), clock=clock), instance, data_dir)
     return spec, clock, drift, perf, LogWriter(data_dir, spec, fitted[0])
 
 
@@ -60,10 +78,11 @@ def at(day: dt.date, hour: int = 12) -> dt.datetime:
 
 
 def test_without_a_reference_profile_the_sensor_says_what_to_do(instance, data_dir):
-    sensor = build_drift_sensor(monitored_spec(), RETRAIN)
+    spec = monitored_spec()
+    sensor = build_drift_sensor(spec, retrain_targets(spec))
     result = Ticker(sensor, instance, data_dir).tick()
     assert isinstance(result, SkipReason) and "no reference profile: promote a champion first" in result.skip_message
-    perf = Ticker(build_performance_sensor(monitored_spec(), RETRAIN), instance, data_dir).tick()
+    perf = Ticker(build_performance_sensor(spec, retrain_targets(spec)), instance, data_dir).tick()
     assert "no champion" in perf.skip_message
 
 
