@@ -83,6 +83,40 @@ class BootstrapResult:
             raise ValueError(f"tolerance must be non-negative, got {tolerance}")
         return bool(self.improvement_ci[0] >= -tolerance)
 
+    def significantly_worse(self) -> bool:
+        """Whether the whole CI of the improvement lies below zero: the challenger is worse beyond resampling noise.
+
+        Returns
+        -------
+        bool
+            False when the CI is NaN (callers must treat an undefined CI on its own).
+
+        Examples
+        --------
+        >>> BootstrapResult("roc_auc", 0.80, 0.8015, -0.0015, -0.0029, -0.00005, 1000, True).significantly_worse()
+        True
+        >>> BootstrapResult("rmse", 1.10, 1.00, 0.10, 0.05, 0.15, 1000, False).significantly_worse()
+        True
+        """
+        return bool(self.improvement_ci[1] < 0)
+
+    def superior(self) -> bool:
+        """Whether the whole CI of the improvement lies above zero: the challenger is better beyond resampling noise.
+
+        Returns
+        -------
+        bool
+            False when the CI is NaN or touches zero.
+
+        Examples
+        --------
+        >>> BootstrapResult("roc_auc", 0.81, 0.80, 0.01, -0.002, 0.02, 1000, True).superior()
+        False
+        >>> BootstrapResult("rmse", 0.90, 1.00, -0.10, -0.15, -0.05, 1000, False).superior()
+        True
+        """
+        return bool(self.improvement_ci[0] > 0)
+
 
 def resample_counts(rng: np.random.Generator, n_rows: int, n_samples: int) -> np.ndarray:
     """How often each of ``n_rows`` rows is drawn in each of ``n_samples`` bootstrap resamples, shape (b, n)."""

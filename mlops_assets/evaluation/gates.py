@@ -1,4 +1,4 @@
-"""Pure promotion-gate decisions: metric thresholds, not-worse-than-champion, and slice gaps.
+"""Pure promotion-gate decisions: metric thresholds, not-worse-than-champion (by promotion rule), and slice gaps.
 
 Each check returns a ``GateResult`` whose ``rows`` render as a table (metric, value, op, threshold, passed)
 and whose one-line ``summary`` says what failed and what to do next. A NaN value never passes.
@@ -13,6 +13,7 @@ from mlops_assets.evaluation.bootstrap import BootstrapResult
 from mlops_assets.evaluation.metrics import METRICS
 
 NO_CHAMPION = "no champion: gated on thresholds alone"
+PROMOTION_RULES = ("non_inferior", "superior")  # evaluation.promotion_rule
 
 
 @dataclass(frozen=True)
@@ -92,25 +93,53 @@ def check_thresholds(metrics: dict[str, float], thresholds: dict[str, float]) ->
     return GateResult(False, rows, f"failed: {'; '.join(problems)}. Next: {advice}")
 
 
-def check_not_worse(result: BootstrapResult | None, tolerance: float) -> GateResult:
-    """Pass when the CI of the challenger's improvement over the champion lies at or above ``-tolerance``.
+def check_not_worse(result: BootstrapResult | None, tolerance: float, rule: str = "non_inferior") -> GateResult:
+    """Decide the ``not_worse_than_champion`` gate from the CI of the challenger's improvement over the champion.
 
     Parameters
     ----------
     result : BootstrapResult or None
         None when there is no champion yet: the gate passes and promotion rests on thresholds alone.
     tolerance : float
-        ``evaluation.tolerance``: the loss, in metric units, the challenger may have.
+        ``evaluation.tolerance``: the loss, in metric units, the challenger may have (``non_inferior`` only).
+    rule : {"non_inferior", "superior"}, default "non_inferior"
+        ``evaluation.promotion_rule``. ``non_inferior`` passes when the improvement CI lies at or above
+        ``-tolerance`` *and* is not entirely below zero (a loss the CI shows is real is never tolerated);
+        ``superior`` passes only when the improvement CI lies entirely above zero.
+
+    Returns
+    -------
+    GateResult
+        One row (``rule``, and ``bound``: which end of the improvement CI decided, compared with ``threshold``).
+        A NaN CI never passes.
+
+    Examples
+    --------
+    >>> r = BootstrapResult("roc_auc", 0.80, 0.8015, -0.0015, -0.0029, -0.00005, 1000, True)
+    >>> check_not_worse(r, 0.01).summary.split(": ")[:2]
+    ['failed (rule non_inferior)', 'challenger significantly worse than champion']
     """
+    if rule not in PROMOTION_RULES:
+        raise ValueError(f"unknown promotion rule '{rule}'; choose one of {list(PROMOTION_RULES)}")
     if result is None:
         return GateResult(True, [], NO_CHAMPION)
     low, high = result.improvement_ci
-    passed = result.not_worse(tolerance)
+    undefined = math.isnan(low) or math.isnan(high)
+    if rule == "superior":
+        passed = not undefined and result.superior()
+        bound, value, op, threshold = "ci_low", low, ">", 0.0
+    else:
+        within = result.not_worse(tolerance)
+        worse = not undefined and result.significantly_worse()
+        passed = not undefined and within and not worse
+        bound, value, op, threshold = ("ci_high", high, ">=", 0.0) if worse else ("ci_low", low, ">=", -tolerance)
     row = {
         "metric": result.metric,
-        "value": low,
-        "op": ">=",
-        "threshold": -tolerance,
+        "rule": rule,
+        "bound": bound,
+        "value": value,
+        "op": op,
+        "threshold": threshold,
         "passed": passed,
         "challenger": result.challenger,
         "champion": result.champion,
@@ -122,16 +151,34 @@ def check_not_worse(result: BootstrapResult | None, tolerance: float) -> GateRes
         f"{result.metric} improvement {result.improvement:+.4g} (challenger {_fmt(result.challenger)} vs "
         f"champion {_fmt(result.champion)}), {level} CI [{low:+.4g}, {high:+.4g}]"
     )
-    if passed:
-        summary = f"passed: challenger not worse than champion: {detail} >= -{_fmt(tolerance)}"
-    elif math.isnan(low):
+    head = f"{'passed' if passed else 'failed'} (rule {rule})"
+    if undefined:
         summary = (
-            f"failed: the bootstrap CI of {result.metric} is undefined (no resample could compute it). "
+            f"{head}: the bootstrap CI of {result.metric} is undefined (no resample could compute it). "
             "Next: evaluate on a larger holdout that contains both classes"
+        )
+    elif rule == "superior" and passed:
+        summary = f"{head}: challenger better than champion: {detail} lies entirely above zero"
+    elif rule == "superior":
+        summary = (
+            f"{head}: challenger not shown better than champion: {detail} does not lie entirely above zero. "
+            "Next: keep the champion and train a better candidate (or evaluate on a larger holdout), or set "
+            "evaluation.promotion_rule: non_inferior to accept a challenger that is merely not worse"
+        )
+    elif passed:
+        summary = (
+            f"{head}: challenger not worse than champion: {detail} >= -{_fmt(tolerance)} "
+            "and not entirely below zero"
+        )
+    elif worse:
+        summary = (
+            f"{head}: challenger significantly worse than champion: {detail} lies entirely below zero. "
+            "Next: keep the champion and investigate the challenger's training data and settings; "
+            "evaluation.tolerance does not excuse a loss the CI shows is real"
         )
     else:
         summary = (
-            f"failed: challenger may be worse than champion: {detail} reaches below -{_fmt(tolerance)}. "
+            f"{head}: challenger may be worse than champion: {detail} reaches below -{_fmt(tolerance)}. "
             "Next: keep the champion and investigate the training data, or raise evaluation.tolerance "
             "if this loss is acceptable"
         )

@@ -27,6 +27,7 @@ class EvaluationInputs:
     segment_columns: list[str] = field(default_factory=list)
     n_boot: int = 1000
     seed: int = 0
+    promotion_rule: str = "non_inferior"
 
     @property
     def primary(self) -> str:
@@ -42,6 +43,7 @@ class EvaluationReport:
     worst_slice: dict | None
     detail: dict
     gates: dict[str, GateResult]
+    promotion_rule: str = "non_inferior"
 
     @property
     def passed(self) -> bool:
@@ -52,6 +54,7 @@ class EvaluationReport:
             "metrics": self.metrics,
             "champion_metrics": self.champion_metrics,
             "comparison": dataclasses.asdict(self.comparison) if self.comparison else None,
+            "promotion_rule": self.promotion_rule,
             "slices": self.slices.astype({"segment": str}).to_dict(orient="records"),
             "worst_slice": self.worst_slice,
             "detail": self.detail,
@@ -89,14 +92,14 @@ def evaluate(
         detail = {"residuals": residual_summary(y_true, challenger_score)}
     gates = {
         "meets_thresholds": check_thresholds(metrics, inputs.thresholds),
-        "not_worse_than_champion": check_not_worse(comparison, inputs.tolerance),
+        "not_worse_than_champion": check_not_worse(comparison, inputs.tolerance, inputs.promotion_rule),
         "slice_gap_within": check_slice_gap(gap, inputs.max_slice_gap, worst),
     }
-    return EvaluationReport(metrics, champion_metrics, comparison, slices, worst, detail, gates)
+    return EvaluationReport(metrics, champion_metrics, comparison, slices, worst, detail, gates, inputs.promotion_rule)
 
 
 def metrics_markdown(report: EvaluationReport) -> str:
-    """A challenger | champion | difference table."""
+    """A challenger | champion | difference table, the paired bootstrap and the promotion rule's decision."""
     lines = ["| metric | challenger | champion |", "| --- | --- | --- |"]
     for name, value in report.metrics.items():
         champ = report.champion_metrics.get(name) if report.champion_metrics else None
@@ -108,4 +111,6 @@ def metrics_markdown(report: EvaluationReport) -> str:
             f"Paired bootstrap ({c.n_boot} resamples) of challenger − champion on **{c.metric}**: "
             f"{c.diff:+.4f}, {100 * (1 - c.alpha):.0f}% CI [{c.ci_low:+.4f}, {c.ci_high:+.4f}]"
         )
+    lines.append("")
+    lines.append(f"Promotion rule **{report.promotion_rule}**: {report.gates['not_worse_than_champion'].summary}")
     return "\n".join(lines)

@@ -74,31 +74,95 @@ def test_no_champion_passes():
     assert result.summary == "no champion: gated on thresholds alone"
 
 
+def comparison(higher: bool, improvement_ci: tuple[float, float], metric: str = "metric_x") -> BootstrapResult:
+    """A BootstrapResult whose *improvement* CI is ``improvement_ci`` (diff re-signed for a lower-is-better metric)."""
+    low, high = improvement_ci
+    ci_low, ci_high = (low, high) if higher else (-high, -low)
+    diff = (ci_low + ci_high) / 2
+    return BootstrapResult(metric, 0.5 + diff, 0.5, diff, ci_low, ci_high, 1000, higher)
+
+
+@pytest.mark.parametrize("higher", [True, False], ids=["higher_is_better", "lower_is_better"])
 @pytest.mark.parametrize(
-    "higher,ci,tolerance,passed",
+    "improvement_ci,tolerance,non_inferior,superior,reason",
     [
-        (True, (-0.005, 0.02), 0.01, True),
-        (True, (-0.03, -0.01), 0.01, False),
-        (False, (-0.02, 0.005), 0.01, True),  # loss may rise by at most 0.005
-        (False, (0.01, 0.03), 0.01, False),  # loss rises by at least 0.01 ... up to 0.03
+        # the reported case: a real (if small) loss, inside the tolerance
+        ((-0.0029, -0.00005), 0.01, False, False, "significantly worse"),
+        ((-0.03, -0.01), 0.01, False, False, "significantly worse"),  # also beyond the tolerance
+        ((-0.005, 0.02), 0.01, True, False, None),  # straddles zero within the tolerance
+        ((-0.02, 0.005), 0.01, False, False, "may be worse"),  # straddles zero, reaches below -tolerance
+        ((0.0, 0.0), 0.0, True, False, None),  # identical models: not worse, not better
+        ((-0.01, 0.0), 0.01, True, False, None),  # bounds are inclusive for non_inferior
+        ((0.002, 0.03), 0.01, True, True, None),  # entirely above zero
     ],
 )
-def test_check_not_worse(higher, ci, tolerance, passed):
-    diff = sum(ci) / 2
-    result = BootstrapResult("metric_x", 0.5 + diff, 0.5, diff, ci[0], ci[1], 1000, higher)
-    gate = check_not_worse(result, tolerance)
-    assert gate.passed is passed
+def test_check_not_worse_by_rule(higher, improvement_ci, tolerance, non_inferior, superior, reason):
+    result = comparison(higher, improvement_ci)
+    assert result.improvement_ci == pytest.approx(improvement_ci)
+    for rule, passed in (("non_inferior", non_inferior), ("superior", superior)):
+        gate = check_not_worse(result, tolerance, rule)
+        assert gate.passed is passed, (rule, gate.summary)
+        (row,) = gate.rows
+        assert row["rule"] == rule and row["passed"] is passed
+        assert row["improvement_ci"] == result.improvement_ci
+        assert row["value"] == result.improvement_ci[0 if row["bound"] == "ci_low" else 1]
+        assert gate.summary.startswith(f"{'passed' if passed else 'failed'} (rule {rule}): ")
+        assert "metric_x improvement" in gate.summary and "95% CI" in gate.summary
+        assert ("Next:" in gate.summary) is not passed
+        if not passed:  # `reason` is why non_inferior fails; superior always says the CI is not above zero
+            expected = reason if rule == "non_inferior" else "not shown better"
+            assert f"challenger {expected} than champion" in gate.summary
+
+
+def test_significantly_worse_names_the_rule_bound_and_figures():
+    result = BootstrapResult("roc_auc", 0.8, 0.8015, -0.0015, -0.0029, -0.00005, 1000, True)
+    assert result.significantly_worse() and result.not_worse(0.01) and not result.superior()
+    gate = check_not_worse(result, 0.01)
+    assert not gate.passed
+    assert gate.summary.startswith(
+        "failed (rule non_inferior): challenger significantly worse than champion: roc_auc improvement -0.0015 "
+    )
+    assert "95% CI [-0.0029, -5e-05] lies entirely below zero. Next: keep the champion" in gate.summary
+    assert "raise evaluation.tolerance" not in gate.summary  # a wider tolerance must not be the advice
     (row,) = gate.rows
-    assert row["value"] == result.improvement_ci[0] and row["threshold"] == -tolerance
-    assert row["passed"] is passed
-    assert "metric_x" in gate.summary and "95% CI" in gate.summary
-    assert ("Next:" in gate.summary) is not passed
+    assert (row["bound"], row["value"], row["op"], row["threshold"]) == ("ci_high", -0.00005, ">=", 0.0)
 
 
-def test_check_not_worse_nan_ci_fails():
+def test_superior_fails_a_straddling_ci_and_advises_the_rule():
+    gate = check_not_worse(comparison(True, (-0.004, 0.006), "roc_auc"), 0.01, "superior")
+    assert not gate.passed
+    assert "does not lie entirely above zero" in gate.summary and "evaluation.promotion_rule: non_inferior" in gate.summary
+    (row,) = gate.rows
+    assert (row["bound"], row["value"], row["op"], row["threshold"]) == ("ci_low", -0.004, ">", 0.0)
+
+
+def test_rmse_sign_is_handled_for_both_rules():
+    """rmse: a challenger with a *higher* loss has diff > 0 but a negative improvement."""
+    worse = BootstrapResult("rmse", 1.02, 1.00, 0.02, 0.01, 0.03, 1000, False)  # loss up by 0.01..0.03
+    better = BootstrapResult("rmse", 0.98, 1.00, -0.02, -0.03, -0.01, 1000, False)  # loss down by 0.01..0.03
+    for rule in ("non_inferior", "superior"):
+        assert not check_not_worse(worse, 1.0, rule).passed
+        assert check_not_worse(better, 0.0, rule).passed
+    assert "significantly worse" in check_not_worse(worse, 1.0).summary
+    assert "improvement -0.02" in check_not_worse(worse, 1.0).summary
+
+
+@pytest.mark.parametrize("rule", ["non_inferior", "superior"])
+def test_check_not_worse_nan_ci_fails(rule):
     result = BootstrapResult("roc_auc", math.nan, math.nan, math.nan, math.nan, math.nan, 50, True)
-    gate = check_not_worse(result, 0.5)
-    assert not gate.passed and "undefined" in gate.summary
+    gate = check_not_worse(result, 0.5, rule)
+    assert not gate.passed and gate.rows[0]["passed"] is False
+    assert gate.summary.startswith(f"failed (rule {rule}): ") and "undefined" in gate.summary
+
+
+@pytest.mark.parametrize("rule", ["non_inferior", "superior"])
+def test_no_champion_passes_under_either_rule(rule):
+    assert check_not_worse(None, 0.01, rule) == GateResult(True, [], NO_CHAMPION)
+
+
+def test_unknown_rule_is_rejected():
+    with pytest.raises(ValueError, match="unknown promotion rule 'better'.*non_inferior.*superior"):
+        check_not_worse(None, 0.01, "better")
 
 
 def test_check_not_worse_end_to_end_for_a_worse_regressor():
@@ -106,8 +170,10 @@ def test_check_not_worse_end_to_end_for_a_worse_regressor():
     y = rng.normal(0, 3, 2000)
     good, bad = y + rng.normal(0, 1, 2000), y + rng.normal(0, 1.5, 2000)
     assert check_not_worse(paired_bootstrap_diff(y, good, bad, "rmse", n_boot=300), 0.01).passed
-    gate = check_not_worse(paired_bootstrap_diff(y, bad, good, "rmse", n_boot=300), 0.01)
-    assert not gate.passed and "challenger may be worse" in gate.summary
+    assert check_not_worse(paired_bootstrap_diff(y, good, bad, "rmse", n_boot=300), 0.01, "superior").passed
+    for tolerance in (0.01, 10.0):  # clearly worse: no tolerance lets it through
+        gate = check_not_worse(paired_bootstrap_diff(y, bad, good, "rmse", n_boot=300), tolerance)
+        assert not gate.passed and "challenger significantly worse" in gate.summary
 
 
 @pytest.mark.parametrize("gap,bound,passed", [(0.02, 0.05, True), (0.05, 0.05, True), (0.08, 0.05, False)])
