@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, ScheduleDefinition, build_schedule_from_partitioned_job, define_asset_job
+from datetime import datetime, timedelta, timezone
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SkipReason,
+    TimeWindowPartitionsDefinition,
+    build_schedule_from_partitioned_job,
+    define_asset_job,
+    schedule,
+)
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from mlops_assets import constants as C
 from mlops_assets.monitoring.assets import DRIFT_REPORT, PERFORMANCE_REPORT, REFERENCE_PROFILE
-from mlops_assets.partitions import daily_partitions
+from mlops_assets.partitions import daily_partitions, monitoring_partitions
 from mlops_assets.spec import ProjectSpec
 
 
@@ -62,12 +75,60 @@ def monitor_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
         selection=AssetSelection.assets(
             [spec.name, C.PREDICTION_LOG], [spec.name, C.FEEDBACK], [spec.name, DRIFT_REPORT], [spec.name, PERFORMANCE_REPORT]
         ),
-        partitions_def=daily_partitions(spec),
-        description=f"Compact the day's prediction and feedback logs of '{spec.name}'; drift and performance reports.",
+        partitions_def=monitoring_partitions(spec),
+        description=(f"Compact the day's prediction and feedback logs of '{spec.name}'; drift and performance reports. "
+                     "Days run up to today; today's partition covers the day in progress (the traffic so far)."),
         tags={"project": spec.name},
     )
 
 
+def ended_day(at: datetime) -> str:
+    """The UTC day before `at` (a naive `at` is taken as UTC): the day that has just ended.
+
+    Examples
+    --------
+    >>> ended_day(datetime(2026, 3, 5, 2, tzinfo=timezone.utc))
+    '2026-03-04'
+    """
+    at = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
+    return (at.date() - timedelta(days=1)).isoformat()
+
+
 def monitor_schedule(job: UnresolvedAssetJobDefinition) -> ScheduleDefinition:
-    """Daily at 02:00 UTC, for the day that just ended."""
-    return build_schedule_from_partitioned_job(job, hour_of_day=2, minute_of_hour=0)
+    """Daily at 02:00 UTC, for the day that just ended (off by default).
+
+    The monitor job's partitions include today, so Dagster's partitioned-job schedule would pick today's partition
+    (the day just begun); this one requests yesterday's, computed from the tick's scheduled time.
+    """
+    partitions = job.partitions_def
+    if not isinstance(partitions, TimeWindowPartitionsDefinition):
+        raise TypeError(f"{job.name} must be daily-partitioned to be scheduled, got {partitions!r}")
+    first = partitions.start.date()
+    last = None if partitions.end is None else (partitions.end - timedelta(days=1)).date()
+
+    @schedule(
+        name=f"{job.name}_schedule",
+        job=job,
+        cron_schedule="0 2 * * *",
+        execution_timezone="UTC",
+        default_status=DefaultScheduleStatus.STOPPED,
+        description=f"Daily at 02:00 UTC: {job.name} for the day (UTC) that just ended.",
+    )
+    def _monitor_schedule(context: ScheduleEvaluationContext):
+        day = ended_day(context.scheduled_execution_time or datetime.now(timezone.utc))
+        if day < first.isoformat() or (last is not None and day > last.isoformat()):
+            return SkipReason(f"{day} is outside {job.name}'s days ({first} to {last or 'today'})")
+        return RunRequest(run_key=day, partition_key=day)
+
+    return _monitor_schedule
+
+
+def labeled_traffic_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
+    """``<project>__label_traffic``: one feedback day's labels joined to their predictions (a training input)."""
+    return define_asset_job(
+        name=f"{spec.name}__label_traffic",
+        selection=AssetSelection.assets([spec.name, C.LABELED_TRAFFIC]),
+        partitions_def=monitoring_partitions(spec),
+        description=f"Join one day's '{spec.name}' feedback labels to the live predictions they are about.",
+        tags={"project": spec.name},
+    )

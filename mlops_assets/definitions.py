@@ -20,17 +20,19 @@ from mlops_assets import constants as C
 from mlops_assets.automation import (
     ingest_job,
     ingest_schedule,
+    labeled_traffic_job,
     monitor_job,
     monitor_schedule,
-    retrain_selection,
     train_job,
     train_schedule,
 )
+from mlops_assets.deployment.alias_sensor import build_alias_sensor
 from mlops_assets.deployment.assets import build_rollback_job
+from mlops_assets.deployment.assets import build_sync_champion_job
 from mlops_assets.deployment.local_process import LocalProcessDeployer
 from mlops_assets.monitoring.alerts import AlertSink, build_alert_sensors
 from mlops_assets.monitoring.freshness import policies_by_key
-from mlops_assets.monitoring.sensors import build_monitoring_sensors
+from mlops_assets.monitoring.sensors import RetrainTargets, build_monitoring_sensors
 from mlops_assets.project_assets import build_project_assets
 from mlops_assets.resources.dbt import DBT_PROJECT_DIR, cached_manifest, dbt_executable
 from mlops_assets.resources.storage import DataDirectory, JsonIOManager, ParquetIOManager
@@ -73,9 +75,13 @@ def build_definitions(specs: list[ProjectSpec], resources: dict | None = None) -
     for spec in specs:
         assets += build_project_assets(spec, manifest)
         ingest, train, monitor = ingest_job(spec), train_job(spec), monitor_job(spec)
-        jobs += [ingest, train, monitor, build_reproduce_job(spec), build_rollback_job(spec)]
+        traffic = labeled_traffic_job(spec)
+        jobs += [ingest, train, monitor, traffic, build_reproduce_job(spec), build_rollback_job(spec)]
         schedules += [ingest_schedule(ingest), train_schedule(train), monitor_schedule(monitor)]
-        sensors += build_monitoring_sensors(spec, retrain_selection(spec))
+        sensors += build_monitoring_sensors(spec, RetrainTargets(train=train, ingest=ingest, labeled_traffic=traffic))
+        sync_champion = build_sync_champion_job(spec)  # the registry's champion alias moved by hand
+        jobs.append(sync_champion)
+        sensors.append(build_alias_sensor(spec, sync_champion))
     sensors += build_alert_sensors(policies_by_key(specs))
     # Declarative automation (reference_profile follows the champion) evaluated by the daemon, on by default.
     sensors.append(

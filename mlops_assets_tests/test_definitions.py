@@ -10,8 +10,10 @@ from pathlib import Path
 from dagster import AssetKey
 
 from mlops_assets.definitions import defs
+from mlops_assets.partitions import monitoring_partitions
+from mlops_assets.spec import load_spec
 
-from .conftest import REPO
+from .conftest import PROJECTS, REPO
 
 
 def test_definitions_snapshot():
@@ -40,7 +42,10 @@ def test_definitions_snapshot():
     assert {"columns_present", "dtypes", "value_ranges", "categories", "unique_ids", "min_rows"} <= raw_checks
     jobs = {j.name for j in d.resolve_all_job_defs()}
     assert {"churn__ingest", "housing__ingest", "churn__train", "churn__reproduce", "housing__train",
-            "churn__rollback", "churn__monitor"} <= jobs
+            "churn__rollback", "churn__monitor", "churn__sync_champion", "housing__sync_champion"} <= jobs
+    for name in ("churn__rollback", "churn__sync_champion"):  # the alias moves, then its reference, then serving
+        assert {k.to_user_string() for k in d.resolve_job_def(name).asset_layer.selected_asset_keys} == {
+            "churn/champion", "churn/reference_profile", "churn/endpoint"}
     gates = {k.name for k in graph.get(AssetKey(["churn", "evaluation_report"])).check_keys}
     assert gates == {"meets_thresholds", "not_worse_than_champion", "slice_gap_within"}
     assert graph.get(AssetKey(["churn", "candidate_model"])).parent_keys == {AssetKey(["churn", "training_set"])}
@@ -50,10 +55,17 @@ def test_definitions_snapshot():
     assert schedules["churn__train_schedule"].cron_schedule == "0 3 * * 1"
     assert schedules["churn__train_schedule"].job_name == "churn__train"
     assert schedules["housing__monitor_schedule"].cron_schedule == "0 2 * * *"
+    # Monitoring days include today; the schedule still runs the day that has just ended (yesterday), off by default.
+    monitor = schedules["churn__monitor_schedule"]
+    assert (monitor.job_name, monitor.execution_timezone, monitor.default_status.value) == (
+        "churn__monitor", "UTC", "STOPPED")
+    assert d.resolve_job_def("churn__monitor").partitions_def == monitoring_partitions(load_spec(PROJECTS / "churn.yaml"))
     sensors = {s.name: s for s in d.sensors}
     assert {"churn__drift", "churn__performance", "housing__drift", "alert_on_run_failure", "alert_on_freshness",
             "automation_conditions"} <= set(sensors)
     assert sensors["automation_conditions"].default_status.value == "RUNNING"
+    assert sensors["churn__champion_alias"].job_name == "churn__sync_champion"
+    assert sensors["churn__champion_alias"].default_status.value == "RUNNING"
     assert graph.get(AssetKey(["churn", "reference_profile"])).automation_condition is not None
     for name in ("churn__drift", "churn__performance"):
         retrain_job = d.resolve_job_def(sensors[name].job_name)

@@ -1,4 +1,4 @@
-"""Per-project endpoint (deploy / roll back the champion), prediction_log and feedback assets, and the rollback job."""
+"""Per-project endpoint (serves the champion), prediction_log and feedback assets; the rollback and sync jobs."""
 
 from typing import Optional
 
@@ -10,14 +10,15 @@ from dagster import (
     AssetSelection,
     AssetsDefinition,
     Config,
+    ConfigMapping,
     Failure,
     MetadataValue,
     Output,
     PartitionsDefinition,
-    RunConfig,
     asset,
     define_asset_job,
 )
+from dagster import Field as ConfigField
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 from mlflow.exceptions import MlflowException
 from pydantic import Field
@@ -25,8 +26,9 @@ from pydantic import Field
 from mlops_assets import constants as C
 from mlops_assets.deployment.deployers import STRATEGIES, DeploymentError, ModelDeployer
 from mlops_assets.deployment.logs import FEEDBACK, PREDICTIONS, compact
-from mlops_assets.partitions import daily_partitions
-from mlops_assets.resources.tracking import MlflowTracking
+from mlops_assets.monitoring.assets import REFERENCE_PROFILE
+from mlops_assets.partitions import day_status, monitoring_partitions
+from mlops_assets.resources.tracking import CHAMPION, MlflowTracking
 from mlops_assets.spec import ProjectSpec
 
 ENDPOINT, PREDICTION_LOG, FEEDBACK_ASSET = C.ENDPOINT, C.PREDICTION_LOG, C.FEEDBACK
@@ -38,7 +40,6 @@ class EndpointConfig(Config):
     strategy: Optional[str] = Field(
         None, description="blue_green, canary or shadow (default: the spec's deployment.strategy)")
     weight: Optional[float] = Field(None, ge=0, le=1, description="canary share (default: deployment.canary_weight)")
-    rollback: bool = Field(False, description="serve the champion's previous version (recorded at promotion) again")
 
 
 def endpoint_key(spec: ProjectSpec) -> AssetKey:
@@ -46,13 +47,7 @@ def endpoint_key(spec: ProjectSpec) -> AssetKey:
 
 
 def _target(spec: ProjectSpec, config: EndpointConfig, champion: dict) -> tuple[str, str, str, float]:
-    """(model URI, version, strategy, weight) the endpoint should serve."""
-    if config.rollback:
-        previous = champion.get("previous_version")
-        if not previous or previous == "none":
-            raise Failure(f"{spec.name}: cannot roll back: champion version {champion['version']} was promoted with "
-                          "no previous champion recorded")
-        return f"models:/{champion['registered_model']}/{previous}", str(previous), "blue_green", 0.0
+    """(model URI, version, strategy, weight) the endpoint should serve: always the champion record's version."""
     strategy = config.strategy or spec.deployment.strategy
     if strategy not in STRATEGIES:
         raise Failure(f"{spec.name}: unknown strategy {strategy!r} in the endpoint config; use one of {list(STRATEGIES)}")
@@ -68,6 +63,31 @@ def _data_version(tracking: MlflowTracking, name: str, version: str) -> str | No
         return None
 
 
+def check_alias(spec: ProjectSpec, alias: str | None, champion: dict) -> None:
+    """Fail when the registry's champion alias is not the version the champion record names.
+
+    The alias was moved outside Dagster (by hand in MLflow). The endpoint does not serve the alias by itself: the
+    champion record carries the metrics the performance sensor compares with and the reference profile is built
+    for it, so serving another version would leave monitoring judging the wrong model. Syncing the champion first
+    (record, reference, then this endpoint) keeps the three in step; the alias sensor requests it within a tick.
+    """
+    recorded = str(champion["version"])
+    if alias == recorded:
+        return
+    if alias is None:
+        raise Failure(
+            f"{spec.name}: the registry has no '{CHAMPION}' alias but {spec.name}/champion records v{recorded}; the "
+            f"endpoint was not changed. Set the alias in MLflow (then run {spec.name}__sync_champion, or let the "
+            f"{spec.name}__champion_alias sensor do it) or promote a model with {spec.name}__train."
+        )
+    raise Failure(
+        f"{spec.name}: the registry's '{CHAMPION}' alias points at v{alias} but {spec.name}/champion records "
+        f"v{recorded} (the alias was moved outside Dagster); the endpoint was not changed. Run "
+        f"{spec.name}__sync_champion to adopt v{alias} (champion record, reference profile, then this endpoint) — "
+        f"the {spec.name}__champion_alias sensor requests it on its next tick — or move the alias back to v{recorded}."
+    )
+
+
 def build_endpoint(spec: ProjectSpec) -> AssetsDefinition:
     @asset(
         key=endpoint_key(spec),
@@ -76,11 +96,12 @@ def build_endpoint(spec: ProjectSpec) -> AssetsDefinition:
         io_manager_key="json_io_manager",
         tags={"project": spec.name},
         kinds={"python"},
-        description=(f"The '{spec.name}' model endpoint serving the champion ({spec.deployment.strategy} by default); "
-                     "with rollback=True it serves the previous champion again."),
+        description=(f"The '{spec.name}' model endpoint serving the champion record's version "
+                     f"({spec.deployment.strategy} by default); refuses while the registry alias disagrees with it."),
     )
     def endpoint(context: AssetExecutionContext, config: EndpointConfig, champion: dict, deployer: ModelDeployer,
                  tracking: MlflowTracking):
+        check_alias(spec, tracking.alias_version(champion["registered_model"], CHAMPION), champion)
         model_uri, version, strategy, weight = _target(spec, config, champion)
         data_version = _data_version(tracking, champion["registered_model"], version)
         context.log.info(f"deploying {model_uri} (version {version}) as {strategy} to {deployer.endpoint_url(spec)}")
@@ -98,7 +119,7 @@ def build_endpoint(spec: ProjectSpec) -> AssetsDefinition:
                 "strategy": state.strategy,
                 "weight": state.weight,
                 "action": state.action,
-                "rollback": config.rollback,
+                "champion_action": str(champion.get("action") or "promote"),
                 "model_uri": model_uri,
             },
         )
@@ -111,7 +132,7 @@ def _log_asset(spec: ProjectSpec, name: str, kind: str, description: str,
     @asset(
         key=AssetKey([spec.name, name]),
         deps=[endpoint_key(spec)],
-        partitions_def=partitions_def or daily_partitions(spec),
+        partitions_def=partitions_def or monitoring_partitions(spec),
         group_name=C.MONITORING,
         tags={"project": spec.name},
         description=description,
@@ -127,32 +148,72 @@ def _log_asset(spec: ProjectSpec, name: str, kind: str, description: str,
             metadata["versions_seen"] = sorted(frame["model_version"].dropna().unique().tolist())
             metadata["roles"] = MetadataValue.json({str(k): int(v) for k, v in frame["role"].value_counts().items()})
         metadata["requests"] = int(frame["request_id"].nunique())
-        return Output(frame, metadata=metadata)
+        return Output(frame, metadata=day_status(day, metadata))
 
     return _compacted
 
 
 def build_prediction_log(spec: ProjectSpec, partitions_def: Optional[PartitionsDefinition] = None) -> AssetsDefinition:
-    """One day (UTC) of the server's scored rows; partitions default to the project's days (a day once it has ended)."""
+    """One day (UTC) of the server's scored rows; partitions default to the project's monitoring days (up to today).
+
+    Today's partition holds the rows logged so far (metadata ``day_complete: false``); re-materialize it to refresh.
+    """
     return _log_asset(spec, PREDICTION_LOG, PREDICTIONS,
-                      f"One day of '{spec.name}' scored rows (all model versions and roles), compacted from the server's log.",
+                      f"One day (UTC) of '{spec.name}' scored rows (all model versions and roles), compacted from the "
+                      "server's log. Today's partition is the day in progress: the rows logged so far.",
                       partitions_def)
 
 
 def build_feedback(spec: ProjectSpec, partitions_def: Optional[PartitionsDefinition] = None) -> AssetsDefinition:
     """One day (UTC) of the labels sent to the server's ``/feedback``; partitions as :func:`build_prediction_log`."""
     return _log_asset(spec, FEEDBACK_ASSET, FEEDBACK,
-                      f"One day of '{spec.name}' ground-truth labels sent to /feedback, compacted from the server's log.",
+                      f"One day (UTC) of '{spec.name}' ground-truth labels sent to /feedback, compacted from the "
+                      "server's log. Today's partition is the day in progress: the labels received so far.",
                       partitions_def)
 
 
-def build_rollback_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
-    """``<project>__rollback``: the endpoint materialized with ``rollback=True`` (serves the previous champion)."""
-    op_name = "__".join(endpoint_key(spec).path)
+def _champion_job(spec: ProjectSpec, name: str, action: str, default_reason: str, description: str,
+                  strategy: Optional[str]) -> UnresolvedAssetJobDefinition:
+    """champion (with `action`) -> reference_profile -> endpoint; the launchpad asks only for a reason."""
+    champion_op = "__".join([spec.name, C.CHAMPION])
+    endpoint_op = "__".join(endpoint_key(spec).path)
+
+    def to_run_config(config: dict) -> dict:
+        ops = {champion_op: {"config": {"action": action, "reason": config["reason"]}}}
+        if strategy is not None:
+            ops[endpoint_op] = {"config": {"strategy": strategy}}
+        return {"ops": ops}
+
     return define_asset_job(
-        name=f"{spec.name}__rollback",
-        selection=AssetSelection.assets(endpoint_key(spec)),
-        config=RunConfig(ops={op_name: EndpointConfig(rollback=True)}),
-        description=f"Serve the previous '{spec.name}' champion again (blue-green swap back).",
+        name=name,
+        selection=AssetSelection.assets([spec.name, C.CHAMPION], [spec.name, REFERENCE_PROFILE], endpoint_key(spec)),
+        config=ConfigMapping(
+            config_schema={"reason": ConfigField(str, default_value=default_reason, description="recorded on the move")},
+            config_fn=to_run_config,
+        ),
+        description=description,
         tags={"project": spec.name},
+    )
+
+
+def build_rollback_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
+    """``<project>__rollback``: move the champion alias back to the previous champion, its reference, then serve it.
+
+    Each run steps one promotion back (v3 -> v2 -> v1); the endpoint swaps blue-green (all traffic at once).
+    """
+    return _champion_job(
+        spec, f"{spec.name}__rollback", "rollback", "rollback requested",
+        f"Move the '{spec.name}' champion alias back to the champion it replaced (recorded at promotion), rebuild "
+        "the reference profile for it and serve it (blue-green). Each run steps one promotion further back.",
+        strategy="blue_green",
+    )
+
+
+def build_sync_champion_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
+    """``<project>__sync_champion``: adopt the version the registry's alias points at (moved by hand in MLflow)."""
+    return _champion_job(
+        spec, f"{spec.name}__sync_champion", "sync", "champion alias moved in the registry",
+        f"Adopt the version the '{spec.name}' champion alias points at in MLflow (moved by hand): record it, "
+        "rebuild its reference profile and serve it with the spec's strategy.",
+        strategy=None,
     )

@@ -20,6 +20,8 @@ from dagster import (
 )
 
 from mlops_assets import constants as C
+from mlops_assets.evaluation import champion as champion_moves
+from mlops_assets.evaluation.champion import ChampionConfig
 from mlops_assets.evaluation.gates import GateResult
 from mlops_assets.evaluation.plots import evaluation_figure, figure_markdown
 from mlops_assets.evaluation.report import GATES, EvaluationInputs, evaluate, metrics_markdown
@@ -29,7 +31,10 @@ from mlops_assets.training.estimators import model_scores
 
 GATE_DESCRIPTIONS = {
     "meets_thresholds": "every metric meets the spec's evaluation.thresholds",
-    "not_worse_than_champion": "the CI of challenger − champion on the primary metric lies above −tolerance",
+    "not_worse_than_champion": (
+        "by evaluation.promotion_rule on the CI of challenger − champion (primary metric, positive = better): "
+        "non_inferior — it lies above −tolerance and not entirely below zero; superior — it lies entirely above zero"
+    ),
     "slice_gap_within": "the largest slice gap on the primary metric is within evaluation.max_slice_gap",
 }
 
@@ -44,6 +49,7 @@ def evaluation_inputs(spec: ProjectSpec) -> EvaluationInputs:
         max_slice_gap=ev.max_slice_gap,
         segment_columns=[c for c in spec.training.segment_columns],
         seed=spec.training.seed,
+        promotion_rule=spec.evaluation.promotion_rule,
     )
 
 
@@ -126,6 +132,7 @@ def build_evaluation_report(spec: ProjectSpec) -> AssetsDefinition:
                 "challenger_version": candidate_model["version"],
                 "champion_version": champion_version or "none",
                 "primary_metric": evaluation_inputs(spec).primary,
+                "promotion_rule": report.promotion_rule,
                 "metrics": MetadataValue.md(metrics_markdown(report)),
                 "slices": MetadataValue.md(slices_md),
                 "detail": MetadataValue.json(report.detail),
@@ -140,6 +147,13 @@ def build_evaluation_report(spec: ProjectSpec) -> AssetsDefinition:
     return evaluation_report
 
 
+def _last_recorded_version(context: AssetExecutionContext) -> str | None:
+    """The version the champion record named until this materialization (from the instance's last event)."""
+    event = context.instance.get_latest_materialization_event(context.asset_key)
+    entry = event.asset_materialization.metadata.get("champion_version") if event and event.asset_materialization else None
+    return str(entry.value) if entry is not None else None
+
+
 def build_champion(spec: ProjectSpec) -> AssetsDefinition:
     manual = spec.evaluation.promotion == "manual"
 
@@ -152,49 +166,39 @@ def build_champion(spec: ProjectSpec) -> AssetsDefinition:
         kinds={"mlflow"},
         description=(
             f"Moves the '{spec.name}' champion alias to the evaluated challenger"
-            + (" — manual promotion: materialize it from the UI to approve." if manual else ".")
+            + (" — manual promotion: materialize it from the UI to approve" if manual else "")
+            + f"; action=rollback steps it back to the previous champion ({spec.name}__rollback), action=sync "
+            f"adopts a hand-moved alias ({spec.name}__sync_champion)."
         ),
     )
-    def champion(context: AssetExecutionContext, evaluation_report: dict, tracking: MlflowTracking):
-        version = evaluation_report["challenger_version"]
-        if not evaluation_report["gates_passed"]:
-            failed = [k for k, g in evaluation_report["gates"].items() if not g["passed"]]
-            raise Failure(
-                f"{spec.name} version {version} failed its promotion gates ({', '.join(failed)}); the champion alias "
-                "was not moved. Train a better candidate or change the spec's evaluation settings."
-            )
+    def champion(context: AssetExecutionContext, config: ChampionConfig, evaluation_report: dict,
+                 tracking: MlflowTracking):
         client = tracking.client()
-        previous = tracking.alias_version(spec.name, CHAMPION)
-        if previous not in (version, evaluation_report["champion_version"]):
-            raise Failure(
-                f"{spec.name}: the champion moved to v{previous} after v{version} was evaluated against "
-                f"v{evaluation_report['champion_version'] or 'none'}; re-materialize {spec.name}/evaluation_report "
-                "so the challenger is compared with the current champion."
-            )
-        summary = {"metrics": evaluation_report["metrics"], "comparison": evaluation_report["comparison"]}
-        if previous != version:
-            client.set_model_version_tag(spec.name, version, "previous_champion", previous or "none")
-            client.set_model_version_tag(spec.name, version, "evaluation_summary", json.dumps(summary, default=str)[:4900])
-            client.set_registered_model_alias(spec.name, CHAMPION, version)
-            client.set_registered_model_tag(spec.name, "previous_champion", previous or "none")
-        if previous == version:  # promoted again: keep what the first promotion recorded
-            recorded = client.get_model_version(spec.name, version).tags.get("previous_champion")
-            previous = None if recorded in (None, "none") else recorded
-        record = {
-            "registered_model": spec.name,
-            "version": version,
-            "previous_version": previous,
-            "model_uri": f"models:/{spec.name}/{version}",
-            "promoted_at": datetime.now(timezone.utc).isoformat(),
-            "metrics": evaluation_report["metrics"],
-        }
+        current = tracking.alias_version(spec.name, CHAMPION)
+        now = datetime.now(timezone.utc).isoformat()
+        try:
+            if config.action == "rollback":
+                move = champion_moves.rollback(client, spec.name, current, now, config.reason)
+            elif config.action == "sync":
+                move = champion_moves.sync(client, spec.name, current, _last_recorded_version(context), now,
+                                           config.reason)
+            else:
+                move = champion_moves.promote(client, spec.name, evaluation_report, current, now, config.reason)
+        except champion_moves.ChampionError as err:
+            raise Failure(str(err)) from err
+        for note in move.notes:
+            context.log.warning(note)
+        record = champion_moves.champion_record(spec.name, move, now)
         return Output(
             record,
             metadata={
-                "champion_version": version,
-                "previous_champion": previous or "none",
+                "champion_version": move.version,
+                "previous_champion": move.previous_version or "none",
+                "action": move.action,
+                "moved": move.moved,
+                "change": MetadataValue.md(champion_moves.move_markdown(move)),
                 "model_uri": record["model_uri"],
-                "metrics": MetadataValue.json(evaluation_report["metrics"]),
+                "metrics": MetadataValue.json(move.metrics),
             },
         )
 

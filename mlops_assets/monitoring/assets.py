@@ -29,7 +29,7 @@ from mlops_assets.monitoring.drift import COLUMNS, DEFAULT_ALPHA, DriftReport, d
 from mlops_assets.monitoring.logs import FEEDBACK, PREDICTIONS, project_log_dir, read_day, read_days
 from mlops_assets.monitoring.performance import decide_performance, join_feedback, live_metric
 from mlops_assets.monitoring.profile import NumericProfile, ReferenceProfile
-from mlops_assets.partitions import daily_partitions
+from mlops_assets.partitions import day_status, monitoring_partitions
 from mlops_assets.resources.storage import DataDirectory, asset_path
 from mlops_assets.resources.tracking import MlflowTracking
 from mlops_assets.spec import ProjectSpec
@@ -138,8 +138,59 @@ def drift_plots(profile: ReferenceProfile, window: pd.DataFrame, table: pd.DataF
 
 
 # ---------------------------------------------------------------- assets
+def reference_days(spec: ProjectSpec) -> int:
+    """How many of the newest days of the champion's training window its reference describes."""
+    return spec.monitoring.reference_days or spec.training.holdout_days
+
+
+def reference_rows(frame: pd.DataFrame, event_time_column: str, days: int) -> tuple[pd.DataFrame, dict]:
+    """Rows dated on or after the newest `days` days of the window, and which days those are.
+
+    The window's newest day is that of its warehouse rows (``source``, when the set has it); rows dated later
+    (labelled production traffic) are kept: the reference describes the data the model serves now.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"t": pd.to_datetime(["2026-01-01 10:00", "2026-01-02 09:00", "2026-01-03 23:00"])})
+    >>> rows, window = reference_rows(f, "t", 2)
+    >>> len(rows), window
+    (2, {'first_day': '2026-01-02', 'last_day': '2026-01-03', 'days': 2, 'rows': 2})
+    """
+    times = pd.to_datetime(frame[event_time_column])
+    anchor = times[frame["source"] == "warehouse"] if "source" in frame.columns else times
+    if anchor.dropna().empty:
+        return frame.iloc[:0], {"first_day": None, "last_day": None, "days": days, "rows": 0}
+    first = anchor.max().normalize() - pd.Timedelta(days=days - 1)
+    keep = (times >= first).to_numpy()
+    rows = frame[keep].reset_index(drop=True)
+    return rows, {"first_day": first.date().isoformat(), "last_day": times[keep].max().date().isoformat(),
+                  "days": days, "rows": int(keep.sum())}
+
+
+#: Where reference_profile stores each champion's reference in the champion version's MLflow run.
+REFERENCE_ARTIFACT = "reference/profile.json"
+
+
+def stored_reference(client, run_id: str | None) -> dict | None:
+    """The reference logged to a model version's run by an earlier materialization, or None."""
+    if not run_id:
+        return None
+    directory, name = REFERENCE_ARTIFACT.rsplit("/", 1)
+    if not any(a.path == REFERENCE_ARTIFACT for a in client.list_artifacts(run_id, directory)):
+        return None
+    return mlflow.artifacts.load_dict(f"runs:/{run_id}/{REFERENCE_ARTIFACT}")
+
+
+def _profile_table(profile: ReferenceProfile) -> str:
+    summary = pd.DataFrame([{"feature": f.name, "kind": f.kind, "null_fraction": f.null_fraction,
+                             "mean": getattr(f, "mean", np.nan), "std": getattr(f, "std", np.nan)}
+                            for f in profile.features.values()])
+    return summary.to_markdown(index=False, floatfmt=".4g")
+
+
 def build_reference_profile(spec: ProjectSpec) -> AssetsDefinition:
     training_key = AssetKey([spec.name, C.TRAINING_SET])
+    days = reference_days(spec)
 
     @asset(
         key=AssetKey([spec.name, REFERENCE_PROFILE]),
@@ -149,46 +200,78 @@ def build_reference_profile(spec: ProjectSpec) -> AssetsDefinition:
         # Follows the champion only: a new training_set whose candidate is not promoted must not move the reference.
         automation_condition=AutomationCondition.eager().ignore(AssetSelection.assets(training_key)),
         tags={"project": spec.name},
-        kinds={"pandas", "json"},
-        description=f"'{spec.name}' champion's reference: binned profile of its training features and its scores.",
+        kinds={"pandas", "json", "mlflow"},
+        description=(
+            f"'{spec.name}' champion's reference: binned profile of the newest {days} day(s) of its training window "
+            f"(features and its scores), kept in the champion's MLflow run ({REFERENCE_ARTIFACT}) so a rollback "
+            "finds it again."
+        ),
     )
     def reference_profile(
         context: AssetExecutionContext, training_set: pd.DataFrame, champion: dict, tracking: MlflowTracking
     ):
-        train = training_set[training_set["split"] == "train"].reset_index(drop=True)
+        client = tracking.client()
+        model_version = client.get_model_version(spec.name, champion["version"])
+        trained_on = model_version.tags.get("training_set_version")
+        version = frame_fingerprint(training_set)
+        created_at = datetime.now(timezone.utc).isoformat()
+        if trained_on and trained_on != version:
+            # Not the champion's training set (e.g. after a rollback): its reference from when it was promoted.
+            stored = stored_reference(client, model_version.run_id)
+            if stored is None:
+                raise Failure(
+                    f"{spec.name}/training_set ({version}) is not the set champion v{champion['version']} was trained "
+                    f"on ({trained_on}), and its MLflow run {model_version.run_id} has no stored reference "
+                    f"({REFERENCE_ARTIFACT}); a reference from this set would judge drift against data the model "
+                    f"never saw. Re-materialize {spec.name}/training_set with the champion's window (its MLflow run "
+                    "tags window_start/window_end) and then this asset."
+                )
+            record = {**stored, "model_version": str(champion["version"]), "model_uri": champion["model_uri"],
+                      "created_at": created_at}
+            window = record.get("reference_window") or {}
+            return Output(record, metadata={
+                "model_version": record["model_version"],
+                "source": f"stored in MLflow run {model_version.run_id} ({REFERENCE_ARTIFACT})",
+                "reference_window": f"{window.get('first_day')}..{window.get('last_day')} ({window.get('rows')} rows)",
+                "rows": int(record.get("rows", 0)),
+                "features": len(record.get("features", [])),
+                "training_set_matches_champion": False,
+                "profile": MetadataValue.md(_profile_table(ReferenceProfile.from_dict(record))),
+            })
+
+        rows, window = reference_rows(training_set, spec.schema_.event_time_column, days)
+        if rows.empty:
+            raise Failure(f"{spec.name}/training_set has no rows with an event time: nothing to build the reference "
+                          f"from. Re-materialize {spec.name}/training_set.")
         columns = list(spec.features.columns)
         tracking.activate()
         model = mlflow.sklearn.load_model(champion["model_uri"])
-        frame = train[columns].assign(**{SCORE: model_scores(model, spec.target.task, train[columns])})
+        frame = rows[columns].assign(**{SCORE: model_scores(model, spec.target.task, rows[columns])})
         numeric, categorical = split_columns(frame, columns)
         profile = ReferenceProfile.from_frame(frame, numeric=[*numeric, SCORE], categorical=categorical)
-        trained_on = tracking.client().get_model_version(spec.name, champion["version"]).tags.get("training_set_version")
-        version = frame_fingerprint(training_set)
-        if trained_on and trained_on != version:
-            raise Failure(
-                f"{spec.name}/training_set ({version}) is not the set champion v{champion['version']} was trained on "
-                f"({trained_on}); a reference from it would judge drift against data the model never saw. "
-                f"Re-materialize {spec.name}/training_set with the champion's window (its MLflow run tags "
-                "window_start/window_end) and then this asset."
-            )
         record = {
             **profile.to_dict(),
             "project": spec.name,
             "model_version": str(champion["version"]),
             "model_uri": champion["model_uri"],
             "training_set_version": version,
-            "rows": len(train),
-            "created_at": datetime.now(timezone.utc).isoformat(),
+            "rows": len(rows),
+            "reference_days": days,
+            "reference_window": window,
+            "created_at": created_at,
         }
-        summary = pd.DataFrame([{"feature": f.name, "kind": f.kind, "null_fraction": f.null_fraction,
-                                 "mean": getattr(f, "mean", np.nan), "std": getattr(f, "std", np.nan)}
-                                for f in profile.features.values()])
+        if model_version.run_id:
+            client.log_dict(model_version.run_id, record, REFERENCE_ARTIFACT)
         return Output(record, metadata={
             "model_version": record["model_version"],
-            "rows": len(train),
+            "source": f"training_set {version}",
+            "reference_window": f"{window['first_day']}..{window['last_day']} ({window['rows']} rows)",
+            "rows": len(rows),
             "features": len(profile.features),
-            "training_set_matches_champion": (trained_on == version) if trained_on else True,
-            "profile": MetadataValue.md(summary.to_markdown(index=False, floatfmt=".4g")),
+            "training_set_matches_champion": True,
+            "stored_in_mlflow": MetadataValue.url(f"{tracking.ui_url}/get-artifact?path={REFERENCE_ARTIFACT}"
+                                                  f"&run_uuid={model_version.run_id}") if model_version.run_id else "no run",
+            "profile": MetadataValue.md(_profile_table(profile)),
         })
 
     return reference_profile
@@ -200,24 +283,25 @@ def build_drift_report(spec: ProjectSpec) -> AssetsDefinition:
         ins={"reference_profile": AssetIn(key=AssetKey([spec.name, REFERENCE_PROFILE]))},
         # The server's day of log files, which prediction_log compacts: the lineage of what is judged.
         deps=[AssetKey([spec.name, C.PREDICTION_LOG])],
-        partitions_def=daily_partitions(spec),
+        partitions_def=monitoring_partitions(spec),
         group_name=C.MONITORING,
         tags={"project": spec.name},
         kinds={"pandas", "parquet"},
-        description=f"'{spec.name}' live predictions of one day vs the reference profile, per feature.",
+        description=(f"'{spec.name}' live predictions of one day (UTC) vs the reference profile, per feature. "
+                     "Today's partition judges the day in progress: the predictions logged so far."),
     )
     def drift_report(context: AssetExecutionContext, reference_profile: dict, storage: DataDirectory):
         day = context.partition_key
         rows = live_rows(read_day(project_log_dir(storage.root, spec.name), PREDICTIONS, day))
         if rows.empty:
-            return Output(pd.DataFrame(columns=COLUMNS), metadata={
-                "decision": "no data", "dagster/row_count": 0,
+            return Output(pd.DataFrame(columns=COLUMNS), metadata=day_status(day, {
+                "decision": "no data", "dagster/row_count": 0, "rows": 0,
                 "note": f"no live predictions were logged on {day}: nothing to compare",
-            })
+            }))
         report = drift_of_rows(spec, rows, reference_profile)
         profile = ReferenceProfile.from_dict(reference_profile)
         window = build_features(spec, rows).assign(**{SCORE: rows["score"].to_numpy()})
-        return Output(report.table, metadata={
+        return Output(report.table, metadata=day_status(day, {
             "decision": "drift" if report.drifted else "no drift",
             "drifted_features": ", ".join(report.drifted_features) or "none",
             "rows": report.n_current,
@@ -225,7 +309,7 @@ def build_drift_report(spec: ProjectSpec) -> AssetsDefinition:
             "reference_model_version": str(reference_profile.get("model_version")),
             "table": MetadataValue.md(drift_markdown(report.table)),
             "plots": MetadataValue.md(drift_plots(profile, window, report.table)),
-        })
+        }))
 
     return drift_report
 
@@ -249,13 +333,14 @@ def build_performance_report(spec: ProjectSpec) -> AssetsDefinition:
         key=AssetKey([spec.name, PERFORMANCE_REPORT]),
         ins={"champion": AssetIn(key=AssetKey([spec.name, C.CHAMPION]))},
         deps=[AssetKey([spec.name, C.PREDICTION_LOG]), AssetKey([spec.name, C.FEEDBACK])],
-        partitions_def=daily_partitions(spec),
+        partitions_def=monitoring_partitions(spec),
         group_name=C.MONITORING,
         tags={"project": spec.name},
         kinds={"pandas", "parquet"},
         description=(
-            f"'{spec.name}' {metric} on one day's feedback labels joined to the live predictions, vs the champion's "
-            "holdout figure from its evaluation report."
+            f"'{spec.name}' {metric} on one day's (UTC) feedback labels joined to the live predictions, vs the "
+            "champion's holdout figure from its evaluation report. Today's partition judges the day in progress: "
+            "the labels received so far."
         ),
     )
     def performance_report(context: AssetExecutionContext, champion: dict, storage: DataDirectory):
@@ -267,13 +352,14 @@ def build_performance_report(spec: ProjectSpec) -> AssetsDefinition:
         joined = join_feedback(predictions, feedback)
         baseline = float(champion["metrics"][metric])
         if joined.empty:
-            return Output(pd.DataFrame(columns=["model_version", "decayed", "metric", "value", "baseline", "n"]), metadata={
-                "decision": "no data", "dagster/row_count": 0, "labels": len(feedback),
+            empty = pd.DataFrame(columns=["model_version", "decayed", "metric", "value", "baseline", "n"])
+            return Output(empty, metadata=day_status(day, {
+                "decision": "no data", "dagster/row_count": 0, "labels": len(feedback), "joined": 0,
                 "note": f"no feedback joined to a live prediction on {day} ({len(feedback)} labels received)",
-            })
+            }))
         table = performance_table(spec, joined, baseline, metric)
         overall = table.iloc[0]
-        return Output(table, metadata={
+        return Output(table, metadata=day_status(day, {
             "decision": "decayed" if overall["decayed"] else "ok",
             "metric": metric,
             "value": float(overall["value"]) if overall["value"] is not None else float("nan"),
@@ -284,7 +370,7 @@ def build_performance_report(spec: ProjectSpec) -> AssetsDefinition:
             "champion_version": str(champion["version"]),
             "dagster/row_count": len(table),
             "table": MetadataValue.md(table.drop(columns=["reason"]).to_markdown(index=False, floatfmt=".4g")),
-        })
+        }))
 
     return performance_report
 

@@ -93,8 +93,11 @@ def _recorded_feedback_mtime(instance: DagsterInstance, key: AssetKey, day: str)
     return int(entry.value) if entry is not None else None
 
 
-def stale_traffic_days(spec: ProjectSpec, instance: DagsterInstance, root: Path, first: date, today: date) -> dict[str, int]:
-    """Feedback days from `first` to `today` whose newest feedback file is newer than their labeled_traffic."""
+def stale_traffic_days(
+    spec: ProjectSpec, instance: DagsterInstance, root: Path, first: date, today: date, until_ns: int | None = None
+) -> dict[str, int]:
+    """Feedback days from `first` to `today` whose newest feedback file (written by `until_ns`) is newer than
+    their labeled_traffic's last materialization."""
     log_dir = project_log_dir(root, spec.name)
     base = log_dir / FEEDBACK
     if not base.is_dir():
@@ -105,16 +108,21 @@ def stale_traffic_days(spec: ProjectSpec, instance: DagsterInstance, root: Path,
         day = folder.name.removeprefix("date=")
         if not first.isoformat() <= day <= today.isoformat() or day < spec.start_date.isoformat():
             continue
-        mtime = latest_feedback_mtime(log_dir, day)
+        mtime = latest_feedback_mtime(log_dir, day, until_ns)
         if mtime and (_recorded_feedback_mtime(instance, key, day) or 0) < mtime:
             stale[day] = mtime
     return stale
 
 
 def plan_retrain(
-    spec: ProjectSpec, instance: DagsterInstance, root: Path, tracking: MlflowTracking, today: date
+    spec: ProjectSpec, instance: DagsterInstance, root: Path, tracking: MlflowTracking, today: date,
+    feedback_until_ns: int | None = None,
 ) -> RetrainPlan:
-    """What a retrain requested now would train on (see the module docstring)."""
+    """What a retrain requested now would train on (see the module docstring).
+
+    `feedback_until_ns` bounds the feedback that must be in before the retrain (the files written by the time the
+    retrain was confirmed): labels that keep streaming in go to the next one instead of holding this one back.
+    """
     newest = newest_available_day(spec, root, today)
     if newest is None:
         return RetrainPlan(None, blocked=f"no landing file for any day from {spec.start_date} on")
@@ -128,7 +136,8 @@ def plan_retrain(
                     champion_window=f"{tags.get('window_start', '?')}..{tags.get('window_end', '?')}")
     materialized = set(instance.get_materialized_partitions(AssetKey([spec.name, C.FEATURES_ASSET])))
     missing = [k for k in window.partition_keys() if k not in materialized]
-    stale = stale_traffic_days(spec, instance, root, window.start, today) if spec.training.include_labeled_traffic else {}
+    stale = (stale_traffic_days(spec, instance, root, window.start, today, feedback_until_ns)
+             if spec.training.include_labeled_traffic else {})
     if missing or stale:
         return RetrainPlan(window, missing, stale, **recorded)
     data = load_training_inputs(spec, instance, root, window.end.isoformat()).assemble(spec)

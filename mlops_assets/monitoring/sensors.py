@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -146,14 +147,29 @@ def _evidence(report) -> list[dict]:
              "psi": round(float(r.psi), 4)} for r in rows.itertuples()][:10]
 
 
-def _prepare_requests(spec: ProjectSpec, targets: RetrainTargets, pending_id: str, plan) -> list[RunRequest]:
-    """Ingest runs for the window's missing days, labelled-traffic runs for days whose feedback grew."""
-    tags = {"project": spec.name, PREPARE_TAG: pending_id}
+IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+             DagsterRunStatus.STARTED]
+
+
+def _in_flight(context: SensorEvaluationContext, job_name: str) -> set[str]:
+    """Partitions of `job_name` with a run queued or running (launched by anyone: either sensor, a person)."""
+    runs = context.instance.get_run_records(RunsFilter(job_name=job_name, statuses=IN_FLIGHT), limit=200)
+    return {r.dagster_run.tags.get("dagster/partition") for r in runs}
+
+
+def _prepare_requests(
+    context: SensorEvaluationContext, spec: ProjectSpec, targets: RetrainTargets, pending_id: str, plan
+) -> list[RunRequest]:
+    """Ingest runs for the window's missing days, labelled-traffic runs for days whose feedback grew (days that
+    already have such a run in flight are left to it)."""
+    tags = {"project": spec.name, PREPARE_TAG: pending_id, "mlops/trigger": "retrain_data"}
+    busy = _in_flight(context, targets.ingest.name)
     out = [RunRequest(run_key=f"{pending_id}-ingest-{day}", job_name=targets.ingest.name, partition_key=day,
-                      tags={**tags, "mlops/trigger": "retrain_data"}) for day in plan.missing_days]
+                      tags=tags) for day in plan.missing_days if day not in busy]
+    busy = _in_flight(context, targets.labeled_traffic.name)
     out += [RunRequest(run_key=f"{pending_id}-traffic-{day}-{mtime}", job_name=targets.labeled_traffic.name,
-                       partition_key=day, tags={**tags, "mlops/trigger": "retrain_data"})
-            for day, mtime in sorted(plan.stale_traffic.items())]
+                       partition_key=day, tags=tags)
+            for day, mtime in sorted(plan.stale_traffic.items()) if day not in busy]
     return out
 
 
@@ -186,7 +202,7 @@ def advance_pending(
     pending = state.pending
     assert pending is not None
     summary = pending["summary"]
-    plan = plan_retrain(spec, context.instance, storage.root, tracking, now.date())
+    plan = plan_retrain(spec, context.instance, storage.root, tracking, now.date(), pending.get("feedback_until_ns"))
     if plan.blocked:
         context.update_cursor(state.to_cursor())
         return SkipReason(f"{summary}, but no retrain can be planned: {plan.blocked}")
@@ -201,8 +217,11 @@ def advance_pending(
             context.update_cursor(state.to_cursor())
             return SkipReason(f"{summary}; the retrain waits for {', '.join(failed)}, whose ingestion failed: see "
                               f"the failed {targets.ingest.name} runs, fix the batch and re-materialize the day")
-        requests = _prepare_requests(spec, targets, pending["id"], plan)
+        requests = _prepare_requests(context, spec, targets, pending["id"], plan)
         context.update_cursor(state.to_cursor())
+        if not requests:
+            waiting = plan.missing_days + sorted(plan.stale_traffic)
+            return SkipReason(f"{summary}; waiting for the runs loading {', '.join(waiting)} before retraining")
         return SensorResult(run_requests=requests)
     window = f"{plan.window.start}..{plan.window.end}"
     earlier = None if not plan.new_data else _retrain_on(context, spec.name, plan.training_set_version)
@@ -240,7 +259,8 @@ def advance_pending(
 
 def _confirm(state: SensorState, kind: str, project: str, now: datetime, summary: str, tags: dict, alert: dict) -> None:
     state.pending = {"id": _run_key(kind, project, state), "trigger": kind, "summary": summary,
-                     "since": now.isoformat(timespec="seconds"), "tags": tags, "alert": alert}
+                     "since": now.isoformat(timespec="seconds"), "tags": tags, "alert": alert,
+                     "feedback_until_ns": time.time_ns()}
 
 
 def build_drift_sensor(

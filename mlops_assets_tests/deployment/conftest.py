@@ -13,8 +13,11 @@ from dagster import AssetKey, Definitions, RunConfig, instance_for_test, materia
 
 from mlops_assets.data.assets import RawDataConfig
 from mlops_assets.definitions import default_resources, local_tracking_uri
-from mlops_assets.deployment.assets import build_endpoint, build_feedback, build_prediction_log, build_rollback_job
+from mlops_assets.deployment.assets import (
+    build_endpoint, build_feedback, build_prediction_log, build_rollback_job, build_sync_champion_job,
+)
 from mlops_assets.deployment.local_process import LocalProcessDeployer
+from mlops_assets.monitoring.assets import build_reference_profile
 from mlops_assets.project_assets import build_data_assets, build_model_assets
 from mlops_assets.spec import PassthroughFeatures, load_spec
 from mlops_assets.training.assets import CandidateConfig
@@ -81,7 +84,8 @@ class World:
                            selection=[ENDPOINT], run_config={"ops": ops}, raise_on_error=raise_on_error)
 
     def definitions(self) -> Definitions:
-        return Definitions(assets=self.model_assets + self.deploy_assets, jobs=[build_rollback_job(self.spec)],
+        return Definitions(assets=self.model_assets + self.deploy_assets + [build_reference_profile(self.spec)],
+                           jobs=[build_rollback_job(self.spec), build_sync_champion_job(self.spec)],
                            resources=self.resources)
 
     def url(self, path: str = "") -> str:

@@ -9,7 +9,7 @@ import socket
 import pytest
 from dagster import Failure
 
-from mlops_assets.deployment.assets import EndpointConfig, _target
+from mlops_assets.deployment.assets import EndpointConfig, _target, check_alias
 from mlops_assets.deployment.deployers import DeploymentError, EndpointState, ModelDeployer, check_request
 from mlops_assets.deployment.docker_deployer import (
     DockerDeployer,
@@ -126,17 +126,22 @@ CHAMPION = {"registered_model": "churn", "version": "3", "previous_version": "2"
         (EndpointConfig(), ("models:/churn/3", "3", "blue_green", 0.0)),
         (EndpointConfig(strategy="canary"), ("models:/churn/3", "3", "canary", 0.1)),
         (EndpointConfig(strategy="canary", weight=0.3), ("models:/churn/3", "3", "canary", 0.3)),
-        (EndpointConfig(rollback=True, strategy="canary"), ("models:/churn/2", "2", "blue_green", 0.0)),
     ],
 )
 def test_endpoint_target(config, expected):
+    """The endpoint serves the champion record's version; a rollback is a move of the alias, not an endpoint mode."""
     assert _target(churn(), config, CHAMPION) == expected
 
 
-@pytest.mark.parametrize("previous", [None, "none"])
-def test_rollback_target_without_previous_fails(previous):
-    with pytest.raises(Failure, match="no previous champion"):
-        _target(churn(), EndpointConfig(rollback=True), {**CHAMPION, "previous_version": previous})
+@pytest.mark.parametrize(
+    "alias, match",
+    [("2", "alias points at v2 but churn/champion records v3.*churn__sync_champion"),
+     (None, "no 'champion' alias but churn/champion records v3")],
+)
+def test_endpoint_refuses_when_the_alias_left_the_record(alias, match):
+    check_alias(churn(), "3", CHAMPION)  # in step: nothing to say
+    with pytest.raises(Failure, match=match):
+        check_alias(churn(), alias, CHAMPION)
 
 
 def test_unknown_strategy_in_config_fails():

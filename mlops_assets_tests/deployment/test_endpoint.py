@@ -1,5 +1,5 @@
 """The endpoint asset through real Dagster, a real MLflow store and a real server process: deploy, promote,
-roll back, restart a killed server, and keep serving when a deployment fails."""
+roll back (the alias moves), restart a killed server, and keep serving when a deployment fails."""
 
 from __future__ import annotations
 
@@ -71,35 +71,41 @@ def test_deploy_promote_rollback_restart_and_failed_deploy(world):
     assert world.version()["model_version"] == "2"
     assert world.predict(rows)["model_version"] == "2"
 
-    # The rollback job serves the previous champion (recorded at promotion) again.
+    # The rollback job moves the champion alias back to the previous champion (recorded at promotion) and serves it.
     job = world.definitions().resolve_job_def("churn__rollback")
     rolled = job.execute_in_process(instance=world.instance)
     assert rolled.success
     assert rolled.output_for_node("churn__endpoint")["live_version"] == "1"
+    assert world.resources["tracking"].alias_version("churn", "champion") == "1"
     assert world.version()["model_version"] == "1"
 
-    # A killed server is restarted by the next deployment, which then serves the champion (v2).
+    # A killed server is restarted by the next deployment, which serves the champion: v1, not the rolled-back v2.
     os.kill(second["pid"], signal.SIGKILL)
     wait_dead(second["pid"])
     assert not world.deployer.status(world.spec).running
     restarted = endpoint_output(world.deploy())
-    assert restarted["pid"] != second["pid"] and restarted["live_version"] == "2"
-    assert world.predict(rows)["model_version"] == "2"
+    assert restarted["pid"] != second["pid"] and restarted["live_version"] == "1"
+    assert world.predict(rows)["model_version"] == "1"
 
-    # A champion whose model cannot be loaded fails the materialization; the endpoint keeps serving v2.
+    # A champion whose model cannot be loaded (a registry version with no model behind it) fails the
+    # materialization; the endpoint keeps serving v1.
+    client = world.resources["tracking"].client()
+    broken = client.create_model_version("churn", source=str(world.data_dir / "no-such-model"), run_id=None).version
     champion_file = world.data_dir / "assets" / "churn" / "champion.json"
     good = champion_file.read_text()
-    bad = {**json.loads(good), "version": "999", "model_uri": "models:/churn/999"}
+    bad = {**json.loads(good), "version": str(broken), "model_uri": f"models:/churn/{broken}"}
     champion_file.write_text(json.dumps(bad))
+    client.set_registered_model_alias("churn", "champion", str(broken))
     try:
         failed = world.deploy(raise_on_error=False)
     finally:
         champion_file.write_text(good)
+        client.set_registered_model_alias("churn", "champion", "1")
     assert not failed.success
     failure = failed.get_step_failure_events()[0].step_failure_data.error
-    assert "models:/churn/999" in failure.message and "keeps serving version 2" in failure.message
-    assert world.version()["model_version"] == "2"
-    assert world.predict(rows)["model_version"] == "2"
+    assert f"models:/churn/{broken}" in failure.message and "keeps serving version 1" in failure.message
+    assert world.version()["model_version"] == "1"
+    assert world.predict(rows)["model_version"] == "1"
     assert world.deployer.status(world.spec).pid == restarted["pid"]
 
 
@@ -119,17 +125,21 @@ def test_canary_then_promote_by_blue_green(world):
     assert back.action == "previous_restored" and back.live_version == live
 
 
-def test_rollback_without_previous_champion_fails_clearly(world, tmp_path):
+def test_endpoint_refuses_a_champion_record_the_alias_disagrees_with(world):
+    world.deploy()
+    live = world.version()["model_version"]
     champion_file = world.data_dir / "assets" / "churn" / "champion.json"
     good = champion_file.read_text()
-    champion_file.write_text(json.dumps({**json.loads(good), "previous_version": None}))
+    other = "2" if live == "1" else "1"
+    champion_file.write_text(json.dumps({**json.loads(good), "version": other, "model_uri": f"models:/churn/{other}"}))
     try:
-        result = world.deploy(raise_on_error=False, rollback=True)
+        result = world.deploy(raise_on_error=False)
     finally:
         champion_file.write_text(good)
     assert not result.success
     message = result.get_step_failure_events()[0].step_failure_data.error.message
-    assert "cannot roll back" in message and "no previous champion" in message
+    assert f"alias points at v{live}" in message and f"records v{other}" in message and "churn__sync_champion" in message
+    assert world.version()["model_version"] == live  # nothing redeployed
 
 
 def test_port_taken_by_another_program_fails_clearly(world, tmp_path):

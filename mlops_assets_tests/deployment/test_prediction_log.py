@@ -61,11 +61,11 @@ def test_prediction_log_holds_exactly_the_scored_rows(world, tmp_path):
 
 
 def test_log_assets_use_the_project_days_by_default(world):
-    from mlops_assets.partitions import daily_partitions
+    from mlops_assets.partitions import monitoring_partitions
 
     for build in (build_prediction_log, build_feedback):
         assets_def = build(world.spec)
-        assert assets_def.partitions_def == daily_partitions(world.spec)
+        assert assets_def.partitions_def == monitoring_partitions(world.spec)  # up to today
         assert assets_def.group_names_by_key[assets_def.key] == "monitoring"
         assert {d.asset_key for d in assets_def.specs_by_key[assets_def.key].deps} == {ENDPOINT}
 

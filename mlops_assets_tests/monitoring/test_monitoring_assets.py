@@ -59,7 +59,12 @@ def test_reference_drift_and_performance_reports(trained):
                          selection=[reference_key])
     assert result.success
     record = json.loads(reference_path(data_dir, "churn").read_text())
-    assert record["model_version"] == "1" and record["rows"] == 2 * 400
+    # Built from the newest reference_days (default: holdout_days = 1) of the window, not the train split.
+    assert record["model_version"] == "1" and record["rows"] == 400 and record["reference_days"] == 1
+    assert record["reference_window"] == {"first_day": DAYS[-1], "last_day": DAYS[-1], "days": 1, "rows": 400}
+    stored = mlflow.artifacts.load_dict(f"runs:/{resources['tracking'].client().get_model_version('churn', '1').run_id}"
+                                        "/reference/profile.json")
+    assert stored["model_version"] == "1" and stored["features"] == record["features"]
     assert [f["name"] for f in record["features"]] == [*[c for c in FEATURES if c not in ("contract", "payment_method", "region")], SCORE, "contract", "payment_method", "region"]
 
     resources["tracking"].activate()

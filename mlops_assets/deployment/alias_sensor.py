@@ -1,0 +1,62 @@
+"""The ``<project>__champion_alias`` sensor: when the registry's champion alias is moved by hand, sync to it."""
+
+from __future__ import annotations
+
+from dagster import DefaultSensorStatus, RunRequest, SensorDefinition, SensorEvaluationContext, SkipReason, sensor
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+from mlops_assets.monitoring.assets import champion_path, load_json
+from mlops_assets.resources.storage import DataDirectory
+from mlops_assets.resources.tracking import CHAMPION, MlflowTracking
+from mlops_assets.spec import ProjectSpec
+
+TRIGGER_TAG = "mlops/trigger"
+
+
+def alias_request(project: str, alias: str | None, record: dict | None) -> RunRequest | SkipReason:
+    """What one tick decides, from the registry's alias and the stored champion record (pure).
+
+    The run key names the record being replaced (its version and when it was written) and the alias's version, so
+    one move is requested once, and the same move made again later (after another rollback) is requested again.
+    """
+    recorded = str(record["version"]) if record else None
+    if alias is None:
+        if recorded is None:
+            return SkipReason(f"no '{CHAMPION}' alias in the registry and no champion record: nothing promoted yet")
+        return SkipReason(f"the registry has no '{CHAMPION}' alias while {project}/champion records v{recorded}: "
+                          f"set the alias in MLflow to the version to serve (this sensor then syncs to it)")
+    if alias == recorded:
+        return SkipReason(f"the '{CHAMPION}' alias and {project}/champion agree: v{alias} is the champion")
+    written = (record or {}).get("recorded_at") or (record or {}).get("promoted_at") or ""
+    return RunRequest(
+        run_key=f"{project}-alias-v{recorded or 'none'}@{written}-to-v{alias}",
+        run_config={"reason": f"'{CHAMPION}' alias moved in the registry from v{recorded or 'none'} to v{alias}"},
+        tags={"project": project, TRIGGER_TAG: "alias_moved", "mlops/from_version": recorded or "none",
+              "mlops/to_version": alias},
+    )
+
+
+def build_alias_sensor(
+    spec: ProjectSpec,
+    sync_job: UnresolvedAssetJobDefinition,
+    *,
+    default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
+) -> SensorDefinition:
+    """A sensor requesting `sync_job` (``<project>__sync_champion``) when the alias leaves the champion record.
+
+    Resources: ``tracking`` (the registry) and ``storage`` (where the champion record is stored).
+    """
+
+    @sensor(
+        name=f"{spec.name}__champion_alias",
+        job=sync_job,
+        minimum_interval_seconds=spec.monitoring.sensor_interval_seconds,
+        default_status=default_status,
+        description=(f"Syncs '{spec.name}' (champion record, reference profile, endpoint) to the registry's "
+                     f"'{CHAMPION}' alias when it is moved by hand in MLflow."),
+    )
+    def champion_alias(context: SensorEvaluationContext, tracking: MlflowTracking, storage: DataDirectory):
+        alias = tracking.alias_version(spec.name, CHAMPION)
+        return alias_request(spec.name, alias, load_json(champion_path(storage.root, spec.name)))
+
+    return champion_alias
