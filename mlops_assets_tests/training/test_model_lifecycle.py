@@ -173,10 +173,10 @@ def test_regression_project_trains_and_gates_on_rmse(tmp_path):
 
 
 def test_promoting_the_same_version_twice_keeps_the_recorded_previous_champion(world):
-    spec = small_churn(tolerance=1.0)  # any sane second model promotes
+    spec = small_churn(tolerance=1.0)  # any second model that is not significantly worse promotes
     tracking = world[2]["tracking"]
     assert train(spec, world).success
-    assert train(spec, world, CandidateConfig(estimator="random_forest", params="{n_estimators: 30}")).success
+    assert train(spec, world, CandidateConfig(seed=1)).success
     assert tracking.alias_version("churn", CHAMPION) == "2"
     instance, data_dir, resources = world
     again = materialize(build_model_assets(spec), instance=instance, resources=resources,
