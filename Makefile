@@ -56,6 +56,7 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/drift.py
+	$(BIN)/python bench/loop.py
 
 stop: install
 	$(BIN)/mlops-assets stop

@@ -15,7 +15,6 @@ import requests
 import yaml
 from dagster import RunConfig, RunRequest, SkipReason, build_sensor_context, instance_for_test, materialize
 
-from mlops_assets.automation import retrain_selection
 from mlops_assets.data.assets import RawDataConfig
 from mlops_assets.data.generators.registry import generate_batch
 from mlops_assets.definitions import build_definitions, default_resources, local_tracking_uri
@@ -26,6 +25,7 @@ from mlops_assets.resources.tracking import CHAMPION
 from mlops_assets.spec import DriftWindow, NumericShift
 
 from .deployment.conftest import TOKEN, TOKEN_ENV, make_deployer, small_churn, stopping
+from .monitoring.conftest import retrain_targets
 
 BASE_DAYS = [dt.date(2026, 1, d) for d in range(1, 7)]
 LIVE_DAYS = [dt.date(2026, 1, d) for d in range(7, 10)]
@@ -47,7 +47,8 @@ def _loop_spec(**evaluation):
     spec = small_churn()
     monitoring = spec.monitoring.model_copy(update={"window_rows": ROWS_PER_DAY, "persistence": (2, 3),
                                                     "cooldown_hours": 6, "max_retrains_per_day": 2})
-    return spec.model_copy(update={"monitoring": monitoring,
+    # The project's days end with the live days: the retrain window is theirs (newest day = LIVE_DAYS[-1]).
+    return spec.model_copy(update={"monitoring": monitoring, "end_date": LIVE_DAYS[-1],
                                    "evaluation": spec.evaluation.model_copy(update=evaluation)})
 
 
@@ -139,7 +140,7 @@ def test_drift_retrains_promotes_and_redeploys_once_and_only_with_drift(loop, dr
         _ingest(spec, instance, resources, LIVE_DAYS, windows)  # the same days land in the warehouse too
         _wait_logged(data_dir, sent)
 
-        sensor = build_drift_sensor(spec, retrain_selection(spec), clock=Clock())
+        sensor = build_drift_sensor(spec, retrain_targets(spec), clock=Clock())
         fired, cursor = _tick_until_quiet(sensor, instance, resources)
         if not drift:
             assert fired == []
@@ -152,8 +153,9 @@ def test_drift_retrains_promotes_and_redeploys_once_and_only_with_drift(loop, dr
         again, _ = _tick_until_quiet(sensor, instance, resources, cursor=cursor)
         assert again == []  # no duplicate request for data already judged
 
-        retrain = defs.resolve_job_def(sensor.job_name).execute_in_process(
-            instance=instance, tags={**request.tags, "dagster/run_key": request.run_key})
+        assert request.job_name == "churn__train"
+        retrain = defs.resolve_job_def(request.job_name).execute_in_process(
+            instance=instance, run_config=request.run_config, tags={**request.tags, "dagster/run_key": request.run_key})
         assert retrain.success
         assert resources["tracking"].alias_version("churn", CHAMPION) == "2"
         assert _live_version(url) == "2"
@@ -168,13 +170,15 @@ def test_continuous_drift_is_capped_and_never_promotes_a_gated_model(loop):
     spec = _loop_spec(thresholds={"roc_auc": 0.999})
     with stopping(resources["deployer"], spec):
         _ingest(spec, instance, resources, BASE_DAYS, [])
+        _ingest(spec, instance, resources, LIVE_DAYS, DRIFT)  # the drifted days are in: the retrain has new data
         promoted = _loop_spec()  # v1 is promoted under reachable thresholds
+        as_of = {"ops": {"churn__training_set": {"config": {"as_of": BASE_DAYS[-1].isoformat()}}}}
         assert build_definitions([promoted], resources).resolve_job_def("churn__train").execute_in_process(
-            instance=instance).success
+            instance=instance, run_config=as_of).success  # v1 has not seen the drifted days
         url = resources["deployer"].endpoint_url(spec)
         defs = build_definitions([spec], resources)
         clock = Clock()
-        sensor = build_drift_sensor(spec, retrain_selection(spec), clock=clock)
+        sensor = build_drift_sensor(spec, retrain_targets(spec), clock=clock)
         cursor, fired, day = None, [], LIVE_DAYS[0]
         for hour in range(48):
             if hour % 3 == 0:  # a window's worth of drifted traffic every 3 hours
@@ -186,8 +190,8 @@ def test_continuous_drift_is_capped_and_never_promotes_a_gated_model(loop):
             cursor = context.cursor
             if isinstance(result, RunRequest):
                 fired.append((clock.now, result))
-                run = defs.resolve_job_def(sensor.job_name).execute_in_process(
-                    instance=instance, tags=result.tags, raise_on_error=False)
+                run = defs.resolve_job_def(result.job_name).execute_in_process(
+                    instance=instance, run_config=result.run_config, tags=result.tags, raise_on_error=False)
                 assert not run.success  # the gate blocked promotion
                 failed = {c.check_name for c in run.get_asset_check_evaluations() if not c.passed}
                 assert "meets_thresholds" in failed

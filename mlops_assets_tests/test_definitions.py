@@ -32,6 +32,7 @@ def test_definitions_snapshot():
             ("training_set", "training"), ("candidate_model", "training"),
             ("evaluation_report", "evaluation"), ("champion", "promotion"),
             ("reference_profile", "monitoring"), ("drift_report", "monitoring"), ("performance_report", "monitoring"),
+            ("labeled_traffic", "monitoring"),
             ("endpoint", "deployment"), ("prediction_log", "monitoring"), ("feedback", "monitoring"))},
     }
     # Lineage: dbt's source is our validated asset; the features model reads the staging model.
@@ -68,7 +69,9 @@ def test_definitions_snapshot():
     assert sensors["churn__champion_alias"].default_status.value == "RUNNING"
     assert graph.get(AssetKey(["churn", "reference_profile"])).automation_condition is not None
     for name in ("churn__drift", "churn__performance"):
-        retrain_job = d.resolve_job_def(sensors[name].job_name)
+        # Named jobs: the retrain, and the runs that bring its new data in first.
+        assert {j.name for j in sensors[name].jobs} == {"churn__train", "churn__ingest", "churn__label_traffic"}
+        retrain_job = d.resolve_job_def("churn__train")
         assert {k.to_user_string() for k in retrain_job.asset_layer.selected_asset_keys} == {
             "churn/training_set", "churn/candidate_model", "churn/evaluation_report", "churn/champion",
             "churn/reference_profile", "churn/endpoint"}
