@@ -186,8 +186,9 @@ class LoopTimeline:
         return list(instance.get_ticks(states[0].instigator_origin_id, states[0].selector_id, limit=limit))
 
     def consumed_since(self, instance, name: str, since: float) -> bool:
-        """Whether a tick of sensor `name` started after `since` found nothing new to read."""
-        return any(t.timestamp > since and t.skip_reason and "no new" in t.skip_reason
+        """Whether a tick of sensor `name` started after `since` had nothing left to judge: no new file, or only
+        the remainder of a window (fewer rows than a window, kept for the next one)."""
+        return any(t.timestamp > since and t.skip_reason and ("no new" in t.skip_reason or ", need " in t.skip_reason)
                    for t in self.sensor_ticks(instance, name))
 
     def wait(self, predicate, timeout_s: float, what: str, poll_s: float = 1.0):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+import pandas as pd
 import pytest
 
 from mlops_assets.resources.tracking import CHAMPION, MlflowTracking
@@ -83,6 +84,14 @@ def test_one_retrain_on_new_data_beats_the_champion_and_the_loop_goes_quiet(time
               if tick.skip_reason and "window(s)" in tick.skip_reason]
     assert judged and all("no confirmed drift" in reason for reason in judged), judged
     assert t.version() == "2"
+
+    # The recovered live metric shows in today's performance report: v2's labelled rows beat v1's.
+    monitor = t.definitions().resolve_job_def(f"{PROJECT}__monitor")
+    assert monitor.execute_in_process(instance=instance, partition_key=t.today.isoformat()).success
+    perf = pd.read_parquet(t.data_dir / "assets" / PROJECT / "performance_report" / f"{t.today}.parquet")
+    by_version = perf.set_index("model_version")
+    assert by_version.loc["2", "value"] > by_version.loc["1", "value"]
+    assert not by_version.loc["2", "decayed"] and by_version.loc["1", "decayed"]
 
 
 @pytest.mark.slow
