@@ -14,6 +14,7 @@ from mlops_assets.features.passthrough import build_passthrough_features
 from mlops_assets.monitoring.assets import build_monitoring_assets
 from mlops_assets.monitoring.freshness import apply_freshness
 from mlops_assets.monitoring.labeled_traffic import build_labeled_traffic
+from mlops_assets.notices import adopted_dagster_apis
 from mlops_assets.partitions import daily_partitions
 from mlops_assets.spec import DbtFeatures, ProjectSpec
 from mlops_assets.training.assets import build_candidate_model, build_training_set
@@ -22,13 +23,14 @@ from mlops_assets.training.assets import build_candidate_model, build_training_s
 def build_data_assets(spec: ProjectSpec, dbt_manifest: Path | None) -> list[AssetsDefinition]:
     """raw_data -> validated_data -> features for one project."""
     partitions = daily_partitions(spec)
-    if isinstance(spec.features, DbtFeatures):
-        if dbt_manifest is None:
-            raise ValueError(f"project '{spec.name}' uses dbt features but no dbt manifest was given")
-        features = build_dbt_features(spec, partitions, dbt_manifest)
-    else:
-        features = build_passthrough_features(spec, partitions)
-    return [build_raw_data(spec, partitions), build_validated_data(spec, partitions), features]
+    if isinstance(spec.features, DbtFeatures) and dbt_manifest is None:
+        raise ValueError(f"project '{spec.name}' uses dbt features but no dbt manifest was given")
+    with adopted_dagster_apis():  # single-run backfill policies, partitioned checks
+        if isinstance(spec.features, DbtFeatures):
+            features = build_dbt_features(spec, partitions, dbt_manifest)
+        else:
+            features = build_passthrough_features(spec, partitions)
+        return [build_raw_data(spec, partitions), build_validated_data(spec, partitions), features]
 
 
 def build_model_assets(spec: ProjectSpec) -> list[AssetsDefinition]:

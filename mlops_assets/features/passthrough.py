@@ -2,9 +2,10 @@
 
 
 import pandas as pd
-from dagster import AssetIn, AssetKey, AssetsDefinition, DataVersion, Output, PartitionsDefinition, asset
+from dagster import AssetExecutionContext, AssetIn, AssetKey, AssetsDefinition, BackfillPolicy, PartitionsDefinition, asset
 
 from mlops_assets import constants as C
+from mlops_assets.data.assets import partition_output
 from mlops_assets.data.fingerprint import frame_fingerprint
 from mlops_assets.features.transforms import build_features
 from mlops_assets.spec import ProjectSpec
@@ -29,17 +30,19 @@ def build_passthrough_features(spec: ProjectSpec, partitions_def: PartitionsDefi
         key=AssetKey([spec.name, C.FEATURES_ASSET]),
         ins={"validated_data": AssetIn(key=AssetKey([spec.name, C.VALIDATED_DATA]))},
         partitions_def=partitions_def,
+        backfill_policy=BackfillPolicy.single_run(),
         group_name=C.FEATURES,
         tags={"project": spec.name},
         kinds={"pandas", "parquet"},
         description=f"'{spec.name}' model features: the declared columns, passed through.",
     )
-    def features(validated_data: pd.DataFrame):
-        frame = feature_frame(spec, validated_data)
-        return Output(
-            frame,
-            data_version=DataVersion(frame_fingerprint(frame)),
-            metadata={"dagster/row_count": len(frame), "feature_columns": ", ".join(spec.features.columns)},
-        )
+    def features(context: AssetExecutionContext, validated_data: dict[str, pd.DataFrame]):
+        frames = {day: feature_frame(spec, frame) for day, frame in validated_data.items()}
+        columns = ", ".join(spec.features.columns)
+        metadata = {
+            day: {"dagster/row_count": len(f), "content_hash": frame_fingerprint(f), "feature_columns": columns}
+            for day, f in frames.items()
+        }
+        return partition_output(context, frames, metadata)
 
     return features

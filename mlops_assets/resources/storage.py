@@ -63,17 +63,28 @@ class ParquetIOManager(ConfigurableIOManager):
     def _path(self, context: InputContext | OutputContext, partition: str | None) -> Path:
         return asset_path(self.data_dir, list(context.asset_key.path), partition)
 
-    def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
-        if not isinstance(obj, pd.DataFrame):
-            raise TypeError(f"{context.asset_key.to_user_string()}: ParquetIOManager stores DataFrames, got {type(obj)}")
-        partition = context.partition_key if context.has_partition_key else None
-        path = self._path(context, partition)
-        write_parquet_atomic(obj, path)
-        context.add_output_metadata({"path": str(path)})
+    def handle_output(self, context: OutputContext, obj: pd.DataFrame | dict[str, pd.DataFrame]) -> None:
+        """One DataFrame for an unpartitioned or single-partition output; for a range of partitions (a single-run
+        backfill), a dict with one DataFrame per partition key of the range."""
+        keys = context.asset_partition_keys if context.has_asset_partitions else [None]
+        frames = obj if isinstance(obj, dict) else {keys[0]: obj} if len(keys) == 1 else None
+        name = context.asset_key.to_user_string()
+        if frames is None:
+            raise TypeError(f"{name}: a run over {len(keys)} partitions must output a dict of DataFrames by partition key")
+        if sorted(frames) != sorted(keys):
+            raise ValueError(f"{name}: output partitions {sorted(frames)} differ from the run's partitions {sorted(keys)}")
+        for partition, frame in frames.items():
+            if not isinstance(frame, pd.DataFrame):
+                raise TypeError(f"{name}: ParquetIOManager stores DataFrames, got {type(frame)} for {partition}")
+            write_parquet_atomic(frame, self._path(context, partition))
+        if len(frames) == 1:
+            context.add_output_metadata({"path": str(self._path(context, keys[0]))})
 
-    def load_input(self, context: InputContext) -> pd.DataFrame:
+    def load_input(self, context: InputContext) -> pd.DataFrame | dict[str, pd.DataFrame]:
+        """The partitions the input covers: one DataFrame (partitions concatenated), or a dict by partition key when
+        the input is annotated as a dict."""
         partitions = context.asset_partition_keys if context.has_asset_partitions else [None]
-        frames = []
+        frames = {}
         for partition in partitions:
             path = self._path(context, partition)
             if not path.exists():
@@ -81,8 +92,11 @@ class ParquetIOManager(ConfigurableIOManager):
                     f"{context.asset_key.to_user_string()} partition {partition} has no stored output at {path}; "
                     "materialize that partition first."
                 )
-            frames.append(pd.read_parquet(path))
-        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+            frames[partition] = pd.read_parquet(path)
+        if getattr(context.dagster_type.typing_type, "__origin__", context.dagster_type.typing_type) is dict:
+            return frames
+        values = list(frames.values())
+        return values[0] if len(values) == 1 else pd.concat(values, ignore_index=True)
 
 
 class JsonIOManager(ConfigurableIOManager):

@@ -1,4 +1,4 @@
-"""Churn features for one day, written as Parquet where Dagster's IO manager reads them.
+"""Churn features for the days being built, as a warehouse table (Dagster splits it into one Parquet file a day).
 
 The feature logic itself lives in mlops_assets.features.churn, so serving computes the same values.
 """
@@ -10,7 +10,7 @@ TARGET = "churned"
 def model(dbt, session):
     from mlops_assets.features.churn import compute_churn_features
 
-    dbt.config(materialized="external")
+    dbt.config(materialized="table")
     raw = dbt.ref("stg_churn").df()
     features = compute_churn_features(raw)
     for i, key in enumerate(KEYS):

@@ -1,4 +1,5 @@
--- One day's validated churn batch, typed and with its event date.
+-- The validated churn batches of the days being built, typed and with their event date.
+-- The source is declared in sources.yml (lineage); the files read are the range's daily partitions.
 select
     customer_id,
     event_time,
@@ -17,4 +18,5 @@ select
     usage_minutes,
     late_payments,
     churned
-from {{ source('churn', 'validated_data') }}
+from read_parquet({{ partition_files('validated_data') }})
+-- depends_on: {{ source('churn', 'validated_data') }}
