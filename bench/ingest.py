@@ -5,9 +5,14 @@ temp instance and data directory, so time and peak RSS are per stage; the partit
 from the IO manager's Parquet files. The baseline does the same work (generate, validate, features, Parquet)
 in one process without Dagster or dbt.
 
+A second part times a backfill: ``--backfill-days`` (default 21) churn partitions of ``--backfill-rows`` (2,000) rows
+each through the ingest chain as one run (``ingest_range``: single-run backfill policies, dbt once), as one run per
+partition (dbt once per day, as before), and the plain-pandas baseline; plus the definitions' import and build time.
+
 Usage::
 
-    .venv/bin/python bench/ingest.py                       # 100k and 1M rows
+    .venv/bin/python bench/ingest.py                       # 100k and 1M rows, then the 21-partition backfill
+    .venv/bin/python bench/ingest.py --rows --backfill-days 21   # the backfill part only
     .venv/bin/python bench/ingest.py --rows 1000000 --keep
     .venv/bin/python bench/ingest.py --rows 1000000 --profile /tmp/prof   # cProfile each Dagster stage
 """
@@ -258,6 +263,83 @@ def run_baseline(rows: int, out_dir: str, partition: str) -> None:
     _emit({"stage": "baseline", "rows": rows, "setup_seconds": setup_s, "per_step_peak": per_step_peak, "stages": stages})
 
 
+# ---------------------------------------------------------------- child: a backfill of many partitions
+def run_backfill(mode: str, days: int, rows: int, home: str, data: str) -> None:
+    """`range`: one ingest run over `days` partitions; `per-day`: one run per partition; `baseline`: plain pandas."""
+    from mlops_assets.spec import GeneratorSource, load_spec
+
+    spec = load_spec(SPEC_PATH)
+    spec = spec.model_copy(update={"source": GeneratorSource(**{**spec.source.model_dump(), "rows_per_day": rows})})
+    keys = [(FIRST_PARTITION + datetime.timedelta(days=30 + i)).isoformat() for i in range(days)]
+    t0 = time.perf_counter()
+    if mode == "baseline":
+        from mlops_assets.data.generators.registry import generate_batch
+        from mlops_assets.data.schema import validate_batch
+        from mlops_assets.features.churn import compute_churn_features
+
+        out = Path(data)
+        for key in keys:
+            frame = generate_batch(spec.source, datetime.date.fromisoformat(key))
+            frame.to_parquet(out / f"raw_{key}.parquet", index=False)
+            validated = validate_batch(spec.schema_, frame).validated
+            validated.to_parquet(out / f"validated_{key}.parquet", index=False)
+            features = compute_churn_features(validated)
+            features.insert(0, "customer_id", validated["customer_id"].to_numpy())
+            features.to_parquet(out / f"features_{key}.parquet", index=False)
+        runs, ingested = 0, len(keys)
+    else:
+        from dagster import DagsterInstance
+
+        from mlops_assets.definitions import build_definitions, default_resources
+        from mlops_assets.ingestion import ingest_range
+
+        defs = build_definitions([spec], default_resources(data))
+        instance = DagsterInstance.local_temp(tempdir=home)
+        quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+        batches = [keys] if mode == "range" else [[k] for k in keys]
+        results = [ingest_range(defs, spec, batch, instance, quiet) for batch in batches]
+        runs = sum(len(r.run_ids) for r in results)
+        ingested = sum(len(r.ingested) for r in results)
+        if ingested != len(keys):
+            sys.exit(f"backfill {mode}: {ingested} of {len(keys)} partitions ingested")
+    _emit({"stage": f"backfill-{mode}", "seconds": time.perf_counter() - t0, "runs": runs, "ingested": ingested,
+           "rows": rows * len(keys)})
+
+
+def startup_seconds(repeat: int = 3) -> tuple[float, float]:
+    """Best-of-`repeat` wall seconds of importing the definitions module, and of importing and building them."""
+    def best(code: str) -> float:
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT, capture_output=True)
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    return best("import mlops_assets.definitions"), best("import mlops_assets.definitions as d; d.defs()")
+
+
+def backfill_report(days: int, rows: int, root: Path) -> None:
+    results = {}
+    for mode in ("range", "per-day", "baseline"):
+        home, data = root / f"bf_{mode}" / "home", root / f"bf_{mode}" / "data"
+        home.mkdir(parents=True)
+        data.mkdir(parents=True)
+        results[mode], _ = _child(["--backfill-mode", mode, "--backfill-days", str(days), "--backfill-rows", str(rows),
+                                   "--home", str(home), "--data", str(data)])
+    imp, build = startup_seconds()
+    base = results["baseline"]["seconds"]
+    print(f"\n== backfill: {days} churn partitions x {rows:,} rows ==")
+    print(f"{'mode':<10} {'runs':>5} {'seconds':>8} {'x baseline':>10}")
+    for mode, r in results.items():
+        print(f"{mode:<10} {r['runs']:>5} {r['seconds']:>8.1f} {r['seconds'] / base:>10.2f}")
+    rng, per = results["range"]["seconds"], results["per-day"]["seconds"]
+    print(f"definitions: import {imp:.2f} s, import + build {build:.2f} s (best of 3, fresh interpreter)")
+    print(f"BACKFILL days={days} rows_per_day={rows} range_s={rng:.1f} per_day_s={per:.1f} baseline_s={base:.1f} "
+          f"range_vs_baseline={rng / base:.2f}x per_day_vs_range={per / rng:.2f}x "
+          f"[{'OK' if rng <= 3 * base else 'OVER'} vs 3x] import_s={imp:.2f} import_build_s={build:.2f}")
+
+
 # ---------------------------------------------------------------- parent: orchestrate and report
 def _child(args: list[str]) -> tuple[dict, float]:
     t0 = time.perf_counter()
@@ -323,7 +405,10 @@ def report(rows: int, dag: dict[str, dict], walls: dict[str, float], base: dict)
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--rows", type=int, nargs="*", default=[100_000, 1_000_000], help="single-partition sizes; none: skip")
+    parser.add_argument("--backfill-days", type=int, default=21, help="partitions in the backfill part; 0: skip it")
+    parser.add_argument("--backfill-rows", type=int, default=2_000, help="rows per backfill partition")
+    parser.add_argument("--backfill-mode", choices=["range", "per-day", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (instance, data, baseline output)")
     parser.add_argument("--profile", metavar="DIR", help="cProfile each Dagster stage's materialize() into DIR")
     parser.add_argument("--stage", choices=[*STAGES, "baseline"], help=argparse.SUPPRESS)
@@ -332,6 +417,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--partition", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
+    if args.backfill_mode:
+        return run_backfill(args.backfill_mode, args.backfill_days, args.backfill_rows, args.home, args.data)
     if args.stage == "baseline":
         return run_baseline(args.rows[0], args.data, args.partition)
     if args.stage:
@@ -367,6 +454,8 @@ def main(argv: list[str] | None = None) -> None:
             report(rows, dag, walls, base)
             if not base["per_step_peak"]:
                 print("(baseline peak RSS is cumulative: /proc/self/clear_refs not writable)")
+        if args.backfill_days:
+            backfill_report(args.backfill_days, args.backfill_rows, root)
         print(f"load avg {os.getloadavg()[0]:.2f} at end")
     finally:
         if args.keep:

@@ -1,80 +1,408 @@
-"""A project's dbt feature models as Dagster assets: one dbt build per range of daily partitions."""
+"""A project's dbt feature models as Dagster assets: one dbt build per range of daily partitions.
 
+The asset graph (one asset per model selected by `+<features.model>`, one asset check per dbt data test) is read
+from dbt's manifest with `json` alone, so loading the definitions imports neither dagster-dbt nor dbt-core
+(~1-3 s). dagster-dbt still runs dbt and parses its events, inside the step only (function-local imports).
+"""
 
+import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+import textwrap
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, BackfillPolicy, PartitionsDefinition
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetDep,
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    AssetObservation,
+    AssetsDefinition,
+    AssetSpec,
+    BackfillPolicy,
+    Failure,
+    Output,
+    PartitionsDefinition,
+    TableColumn,
+    TableSchema,
+    multi_asset,
+)
 
 from mlops_assets import constants as C
+from mlops_assets.resources.dbt import DbtProjectResource
 from mlops_assets.resources.storage import DataDirectory, asset_path
 from mlops_assets.spec import DbtFeatures, ProjectSpec
 
 #: DuckDB allows one writer per warehouse file: dbt steps share this concurrency pool (limit in dagster.yaml).
 DUCKDB_POOL = "duckdb_warehouse"
 
+#: dbt node types that are Dagster assets (dagster-dbt's ASSET_RESOURCE_TYPES); sources are only upstream deps.
+ASSET_RESOURCE_TYPES = ("model", "seed", "snapshot")
 
-class ProjectDbtTranslator(DagsterDbtTranslator):
-    """Keys dbt nodes under the project: the features model is `<project>/features`, sources map to our assets."""
+#: Metadata keys dagster-dbt puts on its specs (kept so the UI and tooling see the same entries as before).
+UNIQUE_ID_KEY = "dagster_dbt/unique_id"
+MATERIALIZATION_TYPE_KEY = "dagster-dbt/materialization_type"
 
-    def __init__(self, spec: ProjectSpec):
-        super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
-        self._spec = spec
 
-    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
-        if dbt_resource_props["resource_type"] == "source":
-            return AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
-        name = dbt_resource_props["name"]
-        if isinstance(self._spec.features, DbtFeatures) and name == self._spec.features.model:
-            return AssetKey([self._spec.name, C.FEATURES_ASSET])
-        return AssetKey([self._spec.name, name])
+# ------------------------------------------------------------------ the manifest, as plain data (no Dagster)
+@dataclass(frozen=True)
+class DbtModelNode:
+    """A dbt model (seed, snapshot) Dagster shows as an asset."""
 
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return C.FEATURES
+    unique_id: str
+    name: str
+    key: tuple[str, ...]
+    description: str
+    deps: tuple[tuple[str, ...], ...]
+    code_version: str | None
+    materialized: str | None
+    table_name: str | None
+    relation_name: str | None
+    #: (name, data type or "?", description, dbt tags) per documented column
+    columns: tuple[tuple[str, str, str | None, tuple[str, ...]], ...]
+    tags: tuple[str, ...]
 
-    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
-        return {**super().get_tags(dbt_resource_props), "project": self._spec.name}
+
+@dataclass(frozen=True)
+class DbtTestNode:
+    """A dbt data test attached to one selected model: an asset check named after the test."""
+
+    unique_id: str
+    name: str
+    asset: tuple[str, ...]
+    additional_deps: tuple[tuple[str, ...], ...]
+    blocking: bool
+    description: str | None
+
+
+@dataclass(frozen=True)
+class DbtGraph:
+    """What `+<model>` selects in a manifest: its models (upstream first) and their tests."""
+
+    models: tuple[DbtModelNode, ...]
+    tests: tuple[DbtTestNode, ...]
+    adapter_type: str | None
+    project_id: str | None
+
+    def model(self, name: str) -> DbtModelNode:
+        return next(m for m in self.models if m.name == name)
+
+
+def dbt_node_key(props: Mapping[str, Any], project: str, features_model: str) -> tuple[str, ...]:
+    """A dbt node's asset key: sources are our assets `<source>/<table>`; the features model is
+    `<project>/features`; other models `<project>/<name>`."""
+    if props["resource_type"] == "source":
+        return (props["source_name"], props["name"])
+    if props["name"] == features_model:
+        return (project, C.FEATURES_ASSET)
+    return (project, props["name"])
+
+
+def _description(props: Mapping[str, Any]) -> str:
+    """dagster-dbt's default description: the dbt description (or a stand-in) and the model's raw code."""
+    code = textwrap.indent(props.get("raw_sql") or props.get("raw_code", ""), "    ")
+    sections = [
+        props.get("description") or f"dbt {props['resource_type']} {props['name']}",
+        f"#### Raw SQL:\n```sql\n{code}\n```",
+    ]
+    return "\n\n".join(filter(None, sections))
+
+
+def _code_version(props: Mapping[str, Any]) -> str | None:
+    code = props.get("raw_sql") or props.get("raw_code")
+    if code:
+        return hashlib.sha1(code.encode("utf-8")).hexdigest()
+    return props.get("checksum", {}).get("checksum")
+
+
+def read_dbt_graph(manifest: Mapping[str, Any], project: str, features_model: str) -> DbtGraph:
+    """The models `+features_model` selects (the model and its upstream models) and the data tests on them.
+
+    Mirrors what `@dbt_assets(select="+<model>")` with a ProjectDbtTranslator built: keys by `dbt_node_key`,
+    deps through ephemeral models to the nearest models/sources, check names = test names, blocking for
+    `severity: error` tests. Raises ValueError when the model is not in the manifest.
+    """
+    nodes: Mapping[str, Mapping[str, Any]] = manifest["nodes"]
+    sources: Mapping[str, Mapping[str, Any]] = manifest.get("sources", {})
+    target = next(
+        (uid for uid, n in nodes.items() if n.get("resource_type") == "model" and n.get("name") == features_model),
+        None,
+    )
+    if target is None:
+        raise ValueError(
+            f"project '{project}': features.model '{features_model}' is not a model of the dbt project; "
+            "add it under dbt_project/models/ or fix the spec"
+        )
+
+    def props(uid: str) -> Mapping[str, Any] | None:
+        return nodes.get(uid) or sources.get(uid)
+
+    def is_asset(p: Mapping[str, Any]) -> bool:
+        return p["resource_type"] in ASSET_RESOURCE_TYPES and p.get("config", {}).get("materialized") != "ephemeral"
+
+    def upstream(uid: str) -> list[str]:
+        """Nearest asset/source parents, looking through ephemeral models (and skipping macros etc.)."""
+        out, queue, seen = [], list(props(uid).get("depends_on", {}).get("nodes", [])), set()
+        while queue:
+            parent = queue.pop(0)
+            p = props(parent)
+            if parent in seen or p is None:
+                continue
+            seen.add(parent)
+            if p["resource_type"] == "source" or is_asset(p):
+                out.append(parent)
+            elif p["resource_type"] == "model":  # ephemeral: its parents stand in for it
+                queue.extend(p.get("depends_on", {}).get("nodes", []))
+        return out
+
+    # The selection `+model`: the model and everything upstream of it (sources are deps, not assets).
+    selected, order, stack = set(), [], [target]
+    while stack:
+        uid = stack.pop()
+        if uid in selected:
+            continue
+        selected.add(uid)
+        order.append(uid)
+        stack.extend(p for p in props(uid).get("depends_on", {}).get("nodes", []) if p in nodes)
+    key = {uid: dbt_node_key(props(uid), project, features_model) for uid in [*nodes, *sources] if props(uid)}
+
+    models = []
+    for uid in reversed(order):  # upstream first
+        p = nodes[uid]
+        if not is_asset(p):
+            continue
+        relation_parts = [p.get("database"), p.get("schema"), p.get("alias")]
+        models.append(DbtModelNode(
+            unique_id=uid,
+            name=p["name"],
+            key=key[uid],
+            description=_description(p),
+            deps=tuple(dict.fromkeys(key[u] for u in upstream(uid))),
+            code_version=_code_version(p),
+            materialized=p.get("config", {}).get("materialized"),
+            table_name=".".join(part for part in relation_parts if part) or None,
+            relation_name=p.get("relation_name"),
+            columns=tuple(
+                (name, c.get("data_type") or "?", c.get("description"), tuple(c.get("tags", [])))
+                for name, c in p.get("columns", {}).items()
+            ),
+            tags=tuple(p.get("tags", [])),
+        ))
+    model_ids = {m.unique_id for m in models}
+
+    tests = {}
+    for uid, p in nodes.items():
+        if p.get("resource_type") != "test":
+            continue
+        parents = [n for n in p.get("depends_on", {}).get("nodes", []) if props(n)]
+        attached = p.get("attached_node") or (parents[0] if len(set(parents)) == 1 else None)
+        if attached not in model_ids:
+            continue
+        severity = (p.get("config", {}).get("severity") or "error").lower()
+        tests.setdefault((key[attached], p["name"]), DbtTestNode(
+            unique_id=uid,
+            name=p["name"],
+            asset=key[attached],
+            additional_deps=tuple(sorted({key[n] for n in manifest.get("parent_map", {}).get(uid, parents)
+                                          if n in key} - {key[attached]})),
+            blocking=severity == "error",
+            description=p.get("meta", {}).get("description"),
+        ))
+    metadata = manifest.get("metadata", {})
+    return DbtGraph(
+        models=tuple(models),
+        tests=tuple(sorted(tests.values(), key=lambda t: (t.asset, t.name))),
+        adapter_type=metadata.get("adapter_type"),
+        project_id=metadata.get("project_id"),
+    )
+
+
+# ------------------------------------------------------------------ Dagster definitions
+def _asset_spec(model: DbtModelNode, graph: DbtGraph, spec: ProjectSpec) -> AssetSpec:
+    from dagster._utils.tags import is_valid_tag_key
+
+    schema = None
+    if model.columns:
+        schema = TableSchema(columns=[
+            TableColumn(name=name, type=type_, description=description, tags={t: "" for t in tags})
+            for name, type_, description, tags in model.columns
+        ])
+    metadata = {
+        MATERIALIZATION_TYPE_KEY: model.materialized,
+        "dagster/column_schema": schema,
+        "dagster/table_name": model.table_name,
+        "dagster/storage_kind": graph.adapter_type,
+        UNIQUE_ID_KEY: model.unique_id,
+        **({"dagster_dbt/project_id": graph.project_id} if graph.project_id else {}),
+    }
+    return AssetSpec(
+        key=AssetKey(list(model.key)),
+        deps=[AssetDep(AssetKey(list(d))) for d in model.deps],
+        description=model.description,
+        metadata={k: v for k, v in metadata.items() if v is not None},
+        skippable=True,
+        group_name=C.FEATURES,
+        code_version=model.code_version,
+        tags={**{t: "" for t in model.tags if is_valid_tag_key(t)}, "project": spec.name},
+        kinds={"dbt", graph.adapter_type or "dbt"},
+    )
+
+
+def _check_spec(test: DbtTestNode) -> AssetCheckSpec:
+    return AssetCheckSpec(
+        name=test.name,
+        asset=AssetKey(list(test.asset)),
+        description=test.description,
+        additional_deps=[AssetKey(list(d)) for d in test.additional_deps],
+        metadata={UNIQUE_ID_KEY: test.unique_id},
+        blocking=test.blocking,
+    )
 
 
 def build_dbt_features(spec: ProjectSpec, partitions_def: PartitionsDefinition, manifest: Path) -> AssetsDefinition:
     assert isinstance(spec.features, DbtFeatures)
-    nodes = json.loads(manifest.read_text())["nodes"]
-    if not any(n.get("resource_type") == "model" and n.get("name") == spec.features.model for n in nodes.values()):
-        raise ValueError(
-            f"project '{spec.name}': features.model '{spec.features.model}' is not a model of the dbt project; "
-            "add it under dbt_project/models/ or fix the spec"
-        )
+    model_name = spec.features.model
+    graph = read_dbt_graph(json.loads(manifest.read_text()), spec.name, model_name)
+    features = graph.model(model_name)
+    features_key = AssetKey(list(features.key))
+    specs = [_asset_spec(m, graph, spec) for m in graph.models]
+    check_specs = [_check_spec(t) for t in graph.tests]
+    # As dagster-dbt lays them out: outputs named after the key, optional (skippable specs) and typed Nothing (specs
+    # without an IO manager; the data lives in DuckDB and the Parquet files written below).
+    output_names = {s.key: s.key.to_python_identifier() for s in specs}
+    check_keys = {c.key for c in check_specs}
 
-    relation = next(
-        n["relation_name"] for n in nodes.values()
-        if n.get("resource_type") == "model" and n.get("name") == spec.features.model
-    )
-    features_key = AssetKey([spec.name, C.FEATURES_ASSET])
-
-    @dbt_assets(
-        manifest=manifest,
-        select=f"+{spec.features.model}",
+    @multi_asset(
         name=f"{spec.name}__dbt_features",
+        specs=specs,
+        check_specs=check_specs,
         partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
-        dagster_dbt_translator=ProjectDbtTranslator(spec),
         pool=DUCKDB_POOL,
+        # dbt rebuilds the staging views for the range's days: a model alone would read another range's views.
+        can_subset=False,
     )
-    def _features(context: AssetExecutionContext, dbt: DbtCliResource, storage: DataDirectory):
+    def _features(context: AssetExecutionContext, dbt: DbtProjectResource, storage: DataDirectory):
         days = list(context.partition_keys)
         dbt_vars = {"data_dir": str(storage.root), "partition_days": days}
-        # One dbt start-up for the whole range; its events are held until the day files below exist.
-        events = list(dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream())
-        for day, metadata in write_day_files(storage, relation, features_key, days, spec.schema_.id_column).items():
-            context.add_asset_metadata(metadata, asset_key=features_key, partition_key=day)
+        # dagster-dbt's per-invocation target directory (what it picks when given the context).
+        run_dir = f"{context.op.name}-{context.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+        target = Path(os.environ.get("DBT_TARGET_PATH", "target"), run_dir)
+        # One dbt start-up for the whole range; failing tests come back as failed checks, not as an exception.
+        invocation = dbt.cli_resource().cli(
+            ["build", "--vars", json.dumps(dbt_vars), "--select", f"+{model_name}"],
+            manifest=manifest,
+            dagster_dbt_translator=project_translator(spec),
+            raise_on_error=False,
+            target_path=target,
+        )
+        events = list(_to_op_events(invocation.stream(), output_names, check_keys))
+        built = {e.output_name for e in events if isinstance(e, Output)}
+        if output_names[features_key] in built:  # the day files exist before the features are reported built
+            written = write_day_files(storage, features.relation_name, features_key, days, spec.schema_.id_column)
+            for day, metadata in written.items():
+                context.add_asset_metadata(metadata, asset_key=features_key, partition_key=day)
         yield from events
 
+        if _dbt_node_failed(invocation):  # a model in error (or dbt did not run): the step fails with dbt's errors
+            raise invocation.get_error() or Failure(f"dbt build of '+{model_name}' failed; see the step's logs")
+        not_built = [key.to_user_string() for key, name in output_names.items() if name not in built]
+        if not_built:  # dbt skips the models downstream of a failing test: their day files cannot be written
+            failed = sorted(e.check_name for e in events if isinstance(e, AssetCheckResult) and not e.passed)
+            models = ", ".join(not_built)
+            raise Failure(
+                f"dbt skipped {models} after failing tests: {', '.join(failed)}" if failed
+                else f"dbt did not build {models}; see the dbt output in the step's logs",
+                metadata={"failed_tests": ", ".join(failed)},
+            )
+
     return _features
+
+
+def _to_op_events(
+    events, output_names: Mapping[AssetKey, str], check_keys: set[AssetCheckKey]
+) -> Iterator[Output | AssetCheckResult | AssetMaterialization | AssetObservation]:
+    """dagster-dbt's events of a context-free `dbt.cli(...).stream()` as this multi-asset's events: a model's
+    AssetMaterialization -> its Output, a test's AssetCheckEvaluation -> an AssetCheckResult of our check specs."""
+    for event in events:
+        if isinstance(event, AssetMaterialization) and event.asset_key in output_names:
+            yield Output(None, output_name=output_names[event.asset_key], metadata=dict(event.metadata))
+        elif isinstance(event, AssetCheckEvaluation):
+            if AssetCheckKey(event.asset_key, event.check_name) in check_keys:
+                yield AssetCheckResult(
+                    asset_key=event.asset_key,
+                    check_name=event.check_name,
+                    passed=event.passed,
+                    severity=event.severity,
+                    metadata=dict(event.metadata),
+                    description=event.description,
+                )
+            else:  # not one of our checks (cannot happen for tests on selected models): keep it as an observation
+                metadata = {**event.metadata, "check_name": event.check_name, "passed": event.passed}
+                yield AssetObservation(asset_key=event.asset_key, metadata=metadata)
+        else:
+            yield event
+
+
+def _dbt_node_failed(invocation) -> bool:
+    """Whether dbt failed for another reason than failing tests: a model (seed, snapshot) in error, or no run
+    results at all (dbt did not get to run: bad project, profile, vars...)."""
+    if invocation.is_successful():
+        return False
+    try:
+        results = invocation.get_artifact("run_results.json")["results"]
+    except (OSError, KeyError, ValueError):
+        return True
+    return any(
+        r.get("status") == "error" and r.get("unique_id", "").split(".")[0] in ASSET_RESOURCE_TYPES for r in results
+    )
+
+
+@cache
+def _translator_class() -> type:
+    """ProjectDbtTranslator, defined on first use (importing dagster_dbt loads dbt-core)."""
+    from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
+
+    class ProjectDbtTranslator(DagsterDbtTranslator):
+        """Keys dbt nodes under the project (`dbt_node_key`): the features model is `<project>/features`,
+        sources map to our assets."""
+
+        def __init__(self, spec: ProjectSpec):
+            super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+            self._spec = spec
+
+        def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+            model = self._spec.features.model if isinstance(self._spec.features, DbtFeatures) else ""
+            return AssetKey(list(dbt_node_key(dbt_resource_props, self._spec.name, model)))
+
+        def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+            return C.FEATURES
+
+        def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+            return {**super().get_tags(dbt_resource_props), "project": self._spec.name}
+
+    return ProjectDbtTranslator
+
+
+def project_translator(spec: ProjectSpec):
+    """The dagster-dbt translator matching the assets `build_dbt_features` declares (imports dagster_dbt)."""
+    return _translator_class()(spec)
+
+
+def __getattr__(name: str):
+    if name == "ProjectDbtTranslator":  # still importable by name, built on first access
+        return _translator_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def write_day_files(storage: DataDirectory, relation: str, key: AssetKey, days: list[str], order_by: str) -> dict[str, dict]:

@@ -1,4 +1,5 @@
-"""The dbt feature project: where it lives and how its manifest is prepared (offline, no packages)."""
+"""The dbt feature project: where it lives, how its manifest is prepared (offline, no packages), and the "dbt"
+resource that runs it (dagster-dbt's DbtCliResource, built in the step: importing dagster_dbt loads dbt-core)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dagster import ConfigurableResource
+
+if TYPE_CHECKING:
+    from dagster_dbt import DbtCliResource
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
@@ -59,3 +66,23 @@ def prepare_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
 def cached_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
     """`prepare_manifest`, done at most once per process (definitions loading calls it)."""
     return prepare_manifest(project_dir)
+
+
+class DbtProjectResource(ConfigurableResource):
+    """Where the dbt project and its profiles are and which `dbt` runs them (the "dbt" resource).
+
+    Holds configuration only, so loading the definitions does not import dagster_dbt / dbt-core; the steps that
+    run dbt ask for `cli_resource()`.
+    """
+
+    project_dir: str = str(DBT_PROJECT_DIR)
+    profiles_dir: str = str(DBT_PROJECT_DIR)
+    dbt_executable: str = dbt_executable()
+
+    def cli_resource(self) -> DbtCliResource:
+        """A dagster-dbt `DbtCliResource` on this project (imports dagster_dbt)."""
+        from dagster_dbt import DbtCliResource
+
+        return DbtCliResource(
+            project_dir=self.project_dir, profiles_dir=self.profiles_dir, dbt_executable=self.dbt_executable
+        )
