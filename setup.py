@@ -32,6 +32,8 @@ setup(
         "scipy>=1.17,<1.18",
         "docker>=7,<8",
         "tabulate>=0.9",
+        # The demo's terminal account (mlops_assets/demo.py): one line per stage, a spinner while it runs.
+        "rich>=13",
         "starlette>=1.0",
         "uvicorn>=0.34",
         "prometheus-client>=0.21",

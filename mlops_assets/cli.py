@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from mlops_assets import constants as C
@@ -13,6 +13,29 @@ from mlops_assets import constants as C
 
 def _data_dir() -> Path:
     return Path(os.environ.get(C.DATA_DIR_ENV, C.DEFAULT_DATA_DIR)).resolve()
+
+
+def utc_today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def recent_days(days: int, end: date | None = None) -> list[date]:
+    """`days` consecutive days ending on `end` (default: yesterday, UTC, the newest day a daily partition covers).
+
+    >>> recent_days(3, date(2026, 3, 1))
+    [datetime.date(2026, 2, 27), datetime.date(2026, 2, 28), datetime.date(2026, 3, 1)]
+    """
+    if days < 1:
+        raise ValueError(f"days must be at least 1 (got {days})")
+    end = utc_today() - timedelta(days=1) if end is None else end
+    return [end - timedelta(days=days - 1 - i) for i in range(days)]
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    return value
 
 
 def write_sample_landing(spec_path: Path, data_dir: Path, start: date, days: int, seed: int = 7) -> list[Path]:
@@ -48,22 +71,27 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     landing = sub.add_parser("landing", help="write sample daily landing files for a landing-fed project")
     landing.add_argument("--spec", type=Path, default=Path("projects/housing.yaml"))
-    landing.add_argument("--start", type=date.fromisoformat, default=date(2026, 1, 1))
-    landing.add_argument("--days", type=int, default=28)
+    landing.add_argument("--start", type=date.fromisoformat, default=None,
+                         help="first day (default: the --days days ending yesterday, UTC)")
+    landing.add_argument("--days", type=_positive_int, default=28)
     demo = sub.add_parser("demo", help="materialize every project end to end on embedded defaults")
-    demo.add_argument("--days", type=int, default=21, help="daily partitions per project, from its start date")
+    demo.add_argument("--days", type=_positive_int, default=21,
+                      help="daily partitions to ingest per project: the N days ending yesterday (UTC)")
+    demo.add_argument("--verbose", action="store_true",
+                      help="print Dagster's, dbt's and MLflow's output to the terminal instead of a log file")
     sub.add_parser("stop", help="stop every project's local model server (flushes its prediction log)")
     args = parser.parse_args(argv)
 
     if args.command == "landing":
-        paths = write_sample_landing(args.spec, _data_dir(), args.start, args.days)
-        print(f"wrote {len(paths)} landing files to {paths[0].parent}")
+        start = args.start or recent_days(args.days)[0]
+        paths = write_sample_landing(args.spec, _data_dir(), start, args.days)
+        print(f"wrote {len(paths)} landing files ({start} .. {start + timedelta(days=args.days - 1)}) to {paths[0].parent}")
         return 0
     if args.command == "stop":
         return _stop_servers()
     from mlops_assets.demo import run_demo
 
-    return run_demo(_data_dir(), days=args.days)
+    return run_demo(_data_dir(), days=args.days, verbose=args.verbose)
 
 
 if __name__ == "__main__":

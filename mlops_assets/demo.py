@@ -1,90 +1,312 @@
-"""The end-to-end demo behind `make demo`: every project, on embedded defaults, recorded in the instance."""
+"""The end-to-end demo behind `make demo`: every project, on embedded defaults, recorded in the instance.
+
+It ingests the `--days` days ending yesterday (UTC), trains, deploys and asks the endpoint for one prediction.
+The terminal gets one line per stage and project; everything else (Dagster's and dbt's logs, Python warnings,
+MLflow's messages, any subprocess's output) goes to ``<data_dir>/logs/demo-<UTC time>.log``. With
+``verbose=True`` (``mlops-assets demo --verbose``) all of it goes to the terminal instead.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import sys
 import time
 import urllib.request
 import warnings
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import IO
 
-import pandas as pd
-from dagster import BetaWarning, DagsterInstance
-
-from mlops_assets.definitions import build_definitions, default_resources, projects_dir
-from mlops_assets.partitions import daily_partitions
-from mlops_assets.spec import LandingSource, load_specs
-
-#: The demo prints one line per partition; the full event log is in the UI.
+#: Dagster's console logger at WARNING: a run's full event log is in the instance (the UI shows it).
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
+#: Python logging at this level and above reaches the log file (root handler; named loggers propagate to it).
+LOG_LEVEL = logging.INFO
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-def run_demo(data_dir: Path, days: int) -> int:
-    """Ingest `days` daily partitions of every project (raw -> validated -> features); print where things are."""
-    from mlops_assets.cli import write_sample_landing
+log = logging.getLogger(__name__)
 
-    # The demo prints one line per step; Dagster's beta notices and MLflow's schema hints are noise here.
-    warnings.filterwarnings("ignore", category=BetaWarning)
-    warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
 
-    specs = load_specs(projects_dir())
-    instance = DagsterInstance.get()
-    defs = build_definitions(specs, default_resources(str(data_dir)))
+# ---------------------------------------------------------------- pure parts
+def demo_days(spec, days: int, today: date | None = None) -> list[str]:
+    """The partition keys the demo ingests for `spec`: the `days` days ending yesterday (UTC) - or on the spec's
+    `end_date` if that is earlier - and none before its `start_date`."""
+    from mlops_assets.cli import recent_days, utc_today
+
+    end = (today or utc_today()) - timedelta(days=1)
+    if spec.end_date is not None and spec.end_date < end:
+        end = spec.end_date
+    return [d.isoformat() for d in recent_days(days, end) if d >= spec.start_date]
+
+
+def log_file_path(data_dir: Path, now: datetime | None = None) -> Path:
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return data_dir / "logs" / f"demo-{now:%Y%m%dT%H%M%SZ}.log"
+
+
+@contextlib.contextmanager
+def capture_output(log_path: Path, level: int = LOG_LEVEL) -> Iterator[IO[str]]:
+    """Inside the block, everything written to stdout and stderr - by Python, by C extensions and by subprocesses
+    (file descriptors 1 and 2 are redirected) - and all Python logging (root handler) and `warnings` go to
+    `log_path` (appended). Yields a text stream to where stdout went before: the terminal, or a pipe."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    terminal = open(os.dup(1), "w", encoding=encoding, errors="replace", buffering=1)
+    saved = (os.dup(1), os.dup(2))
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    streams = (sys.stdout, sys.stderr)
+    # Line-buffered, so that Python's lines and subprocesses' lines land in the file in the order they are written.
+    # Not closed on exit: a handler that picked it up (e.g. MLflow's, created at import) keeps writing to the file.
+    sys.stdout = sys.stderr = open(fd, "w", encoding="utf-8", errors="backslashreplace", buffering=1)
+    root = logging.getLogger()
+    root_level = root.level
+    handler = logging.FileHandler(log_path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setLevel(level)
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.captureWarnings(True)
+    try:
+        yield terminal
+    finally:
+        logging.captureWarnings(False)
+        root.removeHandler(handler)
+        root.setLevel(root_level)
+        handler.close()
+        for stream in (sys.stdout, terminal):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        sys.stdout, sys.stderr = streams
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for kept in saved:
+            os.close(kept)
+        terminal.close()
+
+
+def fmt_metric(value: float) -> str:
+    """Large values (errors in currency units) without decimals, scores with three."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3f}"
+
+
+def ingest_summary(result, days: list[str], checks: tuple[int, int]) -> str:
+    passed, failed = checks
+    return (f"{len(result.ingested)}/{len(days)} days {days[0]} .. {days[-1]}, {result.rows:,} rows; "
+            f"checks: {passed} passed, {failed} failed; {len(result.blocked)} days blocked")
+
+
+def blocked_summary(blocked: dict[str, list[str]], shown: int = 3) -> str:
+    """One line: the first `shown` blocked days with their failing checks, and how many more."""
+    items = [f"{day} ({', '.join(checks)})" for day, checks in sorted(blocked.items())[:shown]]
+    more = len(blocked) - shown
+    return "; ".join(items) + (f"; and {more} more days (see the UI)" if more > 0 else "")
+
+
+def step_failures(events, chars: int = 240) -> list[tuple[str, str]]:
+    """(step, first line of its error, shortened to `chars`) of each failed step among a run's events."""
+    out = []
+    for event in events:
+        error = event.step_failure_data.error if event.is_step_failure else None
+        if error is not None:
+            message = (error.message.strip().splitlines() or [""])[0]
+            prefix = f"{error.cls_name}: "
+            if error.cls_name and prefix in message:  # "dagster._core.definitions.events.Failure: ..." -> "..."
+                message = message.split(prefix, 1)[1]
+            out.append((event.step_key, message if len(message) <= chars else message[: chars - 3] + "..."))
+    return out
+
+
+class Report:
+    """The demo's terminal account: one line per stage and project; a spinner while a stage runs (terminals)."""
+
+    def __init__(self, console, width: int, live: bool):
+        self.console, self.width, self.live = console, width, live
+        utf = (console.encoding or "").lower().startswith("utf")
+        self.ok, self.failed = ("✓", "✗") if utf else ("ok", "!!")
+        self.warn = "!"
+
+    @contextlib.contextmanager
+    def stage(self, project: str, stage: str, doing: str) -> Iterator[None]:
+        if not self.live:
+            yield
+            return
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        # No stdout/stderr redirection: those go to the log file, not above the spinner.
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=self.console,
+                      transient=True, redirect_stdout=False, redirect_stderr=False) as progress:
+            progress.add_task(f"{project:<{self.width}} {stage:<8} {doing}", total=None)
+            yield
+
+    def line(self, project: str, stage: str, text: str, seconds: float | None = None, ok: bool | None = True) -> None:
+        """`ok`: True (done), False (failed) or None (done, with something to look at)."""
+        from rich.text import Text
+
+        mark = {True: (self.ok, "green"), False: (self.failed, "bold red"), None: (self.warn, "bold yellow")}[ok]
+        parts = [mark, " ", (f"{project:<{self.width}} ", "bold"), (f"{stage:<8} ", "cyan"), text]
+        if seconds is not None:
+            parts.append((f"  {seconds:.1f}s", "dim"))
+        self.console.print(Text.assemble(*parts))
+
+    def plain(self, text: str = "", style: str | None = None) -> None:
+        self.console.print(text, style=style, markup=False, highlight=False)
+
+
+# ---------------------------------------------------------------- the demo
+def run_demo(data_dir: Path, days: int, verbose: bool = False, today: date | None = None) -> int:
+    """Ingest the `days` days ending yesterday of every project (raw -> validated -> features), train, deploy and
+    query each; print one line per stage (or, `verbose`, everything Dagster, dbt and MLflow print)."""
+    from rich.console import Console
+
+    if verbose:
+        console = Console(soft_wrap=True, highlight=False)
+        return _demo(Report(console, 8, live=False), data_dir, days, today)
+    log_path = log_file_path(data_dir)
+    dbt_colors = os.environ.get("DBT_USE_COLORS")
+    os.environ["DBT_USE_COLORS"] = "false"  # no ANSI escapes in the log file
+    try:
+        with capture_output(log_path) as terminal:
+            # soft_wrap: a long line stays one line (the terminal wraps it; a pipe gets it whole).
+            console = Console(file=terminal, soft_wrap=True, highlight=False)
+            report = Report(console, 8, live=console.is_terminal and not console.is_dumb_terminal)
+            try:
+                code = _demo(report, data_dir, days, today)
+            except Exception as exc:
+                log.exception("the demo failed")
+                first = (str(exc).strip().splitlines() or [""])[0][:200]
+                report.plain(f"{report.failed} the demo failed: {type(exc).__name__}: {first}", style="bold red")
+                code = 1
+            report.plain(f"Log (Dagster, dbt, MLflow, warnings): {log_path}", style=None if code == 0 else "bold")
+    finally:
+        if dbt_colors is None:
+            os.environ.pop("DBT_USE_COLORS", None)
+        else:
+            os.environ["DBT_USE_COLORS"] = dbt_colors
+    return code
+
+
+def _demo(report: Report, data_dir: Path, days: int, today: date | None) -> int:
+    from mlops_assets.cli import recent_days, utc_today, write_sample_landing
+
+    with report.stage("demo", "load", "the projects' definitions and the Dagster instance"):
+        from dagster import BetaWarning, DagsterInstance
+
+        from mlops_assets.definitions import build_definitions, default_resources, projects_dir
+        from mlops_assets.ingestion import ingest_range
+        from mlops_assets.spec import LandingSource, load_specs
+
+        # Dagster's beta notices and MLflow's schema hints are noise here (in the log file too).
+        warnings.filterwarnings("ignore", category=BetaWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+        specs = load_specs(projects_dir())
+        instance = DagsterInstance.get()
+        defs = build_definitions(specs, default_resources(str(data_dir)))
+    report.width = max(len(s.name) for s in specs)
+    window = recent_days(days, (today or utc_today()) - timedelta(days=1))
+    report.plain(f"mlops-assets demo: {', '.join(s.name for s in specs)}; {days} days ending yesterday (UTC), "
+                 f"{window[0]} .. {window[-1]}", style="bold")
     for spec in specs:
-        keys = daily_partitions(spec).get_partition_keys()[:days]
-        if isinstance(spec.source, LandingSource):
-            paths = write_sample_landing(projects_dir() / f"{spec.name}.yaml", data_dir, spec.start_date, days)
-            print(f"[{spec.name}] sample landing files: {paths[0].parent}")
-        job = defs.resolve_job_def(f"{spec.name}__ingest")
-        started = time.perf_counter()
-        for key in keys:
-            result = job.execute_in_process(
-                partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET
-            )
-            status = "ok" if result.success else "FAILED"
-            print(f"[{spec.name}] {key}: {status}")
-            if not result.success:
-                print(f"[{spec.name}] run {result.run_id} failed; open it in the UI (make dev) for the failing step")
-                return 1
-        print(f"[{spec.name}] {len(keys)} partitions in {time.perf_counter() - started:.1f}s")
-        if not _train(defs, spec, instance, data_dir):
+        keys = demo_days(spec, days, today)
+        if not keys:
+            report.line(spec.name, "ingest", f"no daily partitions in the last {days} days (start_date "
+                        f"{spec.start_date}, end_date {spec.end_date})", ok=False)
             return 1
-    print()
-    print(f"Outputs (Parquet, one file per asset partition): {data_dir / 'assets'}")
-    print(f"DuckDB warehouse (views over the features):      {data_dir / 'warehouse.duckdb'}")
-    print(f"Dagster instance (SQLite):                        {instance.root_directory}")
-    print(f"MLflow tracking store:                            {defs.resources['tracking'].tracking_uri}")
-    print("Open the UI: make dev        ->  http://127.0.0.1:3000  (webserver + daemon)")
-    print("MLflow UI:   make mlflow-ui  ->  http://127.0.0.1:5000")
-    print("Model servers keep running: make stop  stops them")
+        if isinstance(spec.source, LandingSource):
+            started = time.perf_counter()
+            with report.stage(spec.name, "landing", f"writing {len(keys)} sample files"):
+                paths = write_sample_landing(projects_dir() / f"{spec.name}.yaml", data_dir,
+                                             date.fromisoformat(keys[0]), len(keys))
+            report.line(spec.name, "landing", f"{len(paths)} sample files in {paths[0].parent}",
+                        time.perf_counter() - started)
+        started = time.perf_counter()
+        with report.stage(spec.name, "ingest", f"{len(keys)} days {keys[0]} .. {keys[-1]}: raw -> validated -> features"):
+            result = ingest_range(defs, spec, keys, instance, QUIET)
+        elapsed = time.perf_counter() - started
+        ok = result.success and bool(result.ingested)
+        report.line(spec.name, "ingest", ingest_summary(result, keys, _check_counts(instance, result.run_ids)),
+                    elapsed, ok=ok)
+        if result.blocked:
+            report.line(spec.name, "blocked", blocked_summary(result.blocked), ok=None)
+        if not ok:
+            report.line(spec.name, "ingest", f"run(s) {', '.join(result.run_ids)} failed; open them in the UI "
+                        "(make dev) for the failing step", ok=False)
+            for step, message in _run_failures(instance, result.run_ids)[:3]:
+                report.line(spec.name, "", f"{step}: {message}", ok=False)
+            return 1
+        if not _train(defs, spec, instance, data_dir, report):
+            return 1
+    report.plain()
+    report.plain(f"Outputs (Parquet, one file per asset partition): {data_dir / 'assets'}")
+    report.plain(f"DuckDB warehouse (views over the features):      {data_dir / 'warehouse.duckdb'}")
+    report.plain(f"Dagster instance (SQLite):                        {instance.root_directory}")
+    report.plain(f"MLflow tracking store:                            {defs.resources['tracking'].tracking_uri}")
+    report.plain("Open the UI: make dev        ->  http://127.0.0.1:3000  (webserver + daemon)")
+    report.plain("MLflow UI:   make mlflow-ui  ->  http://127.0.0.1:5000")
+    report.plain("Model servers keep running: make stop  stops them")
     return 0
 
 
-def _train(defs, spec, instance, data_dir: Path) -> bool:
-    """Run the project's train job; print the champion's version and metrics."""
+def _check_counts(instance, run_ids: list[str]) -> tuple[int, int]:
+    """(passed, failed) asset check evaluations over the runs."""
+    from dagster import DagsterEventType
+
+    passed = failed = 0
+    for run_id in run_ids:
+        for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+            if entry.dagster_event.event_specific_data.passed:
+                passed += 1
+            else:
+                failed += 1
+    return passed, failed
+
+
+def _run_failures(instance, run_ids: list[str]) -> list[tuple[str, str]]:
+    from dagster import DagsterEventType
+
+    return step_failures([entry.dagster_event for run_id in run_ids
+                          for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)])
+
+
+def _train(defs, spec, instance, data_dir: Path, report: Report) -> bool:
+    """Run the project's train job; print the champion's version and metrics, and one live prediction."""
     started = time.perf_counter()
-    result = defs.resolve_job_def(f"{spec.name}__train").execute_in_process(
-        instance=instance, raise_on_error=False, run_config=QUIET
-    )
+    with report.stage(spec.name, "train", "train, evaluate, register, promote and deploy"):
+        result = defs.resolve_job_def(f"{spec.name}__train").execute_in_process(
+            instance=instance, raise_on_error=False, run_config=QUIET
+        )
+    elapsed = time.perf_counter() - started
     failed_checks = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
     if not result.success:
-        print(f"[{spec.name}] training run {result.run_id} failed (failed checks: {failed_checks or 'none'}); see the UI")
+        report.line(spec.name, "train", f"run {result.run_id} failed (failed checks: "
+                    f"{', '.join(failed_checks) or 'none'}); open it in the UI (make dev)", elapsed, ok=False)
+        for step, message in step_failures(result.all_events)[:3]:
+            report.line(spec.name, "", f"{step}: {message}", ok=False)
         return False
     champion = json.loads((data_dir / "assets" / spec.name / "champion.json").read_text())
-    metrics = ", ".join(f"{k}={v:.4f}" for k, v in champion["metrics"].items())
-    print(f"[{spec.name}] champion: {champion['model_uri']} (previous: {champion['previous_version'] or 'none'}) "
-          f"in {time.perf_counter() - started:.1f}s")
-    print(f"[{spec.name}] holdout metrics: {metrics}")
-    _sample_prediction(spec, data_dir)
+    report.line(spec.name, "train", f"champion {champion['model_uri']} (previous: "
+                f"{champion['previous_version'] or 'none'})", elapsed)
+    metrics = "  ".join(f"{k}={fmt_metric(v)}" for k, v in champion["metrics"].items())
+    report.line(spec.name, "holdout", metrics)
+    _sample_prediction(spec, data_dir, report)
     return True
 
 
-def _sample_prediction(spec, data_dir: Path) -> None:
-    """POST three of the last day's raw rows to the live endpoint and print what it answers."""
+def _sample_prediction(spec, data_dir: Path, report: Report) -> None:
+    """POST one of the last day's rows to the live endpoint and print what it answers."""
+    import pandas as pd
+
     endpoint = json.loads((data_dir / "assets" / spec.name / "endpoint.json").read_text())
     day = max((data_dir / "assets" / spec.name / "validated_data").glob("*.parquet"))
-    rows = pd.read_parquet(day).head(3).drop(columns=[spec.target.column])
+    rows = pd.read_parquet(day).head(1).drop(columns=[spec.target.column])
     body = json.dumps({"records": json.loads(rows.to_json(orient="records", date_format="iso"))}).encode()
     request = urllib.request.Request(f"{endpoint['url']}/predict", data=body, headers={"Content-Type": "application/json"})
     token = os.environ.get("MLOPS_SERVING_TOKEN")
@@ -92,6 +314,9 @@ def _sample_prediction(spec, data_dir: Path) -> None:
         request.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=10) as response:
         answer = json.loads(response.read())
-    print(f"[{spec.name}] endpoint {endpoint['url']} serves v{endpoint['live_version']}; POST /predict ->")
-    for record in answer["predictions"]:
-        print(f"    {json.dumps(record)}")
+    record = answer["predictions"][0]
+    shown = ", ".join(f"{k}={fmt_metric(v) if isinstance(v, float) else v}" for k, v in record.items())
+    id_column = spec.schema_.id_column
+    row = f"{id_column}={rows.iloc[0][id_column]}" if id_column in rows else "1 row"
+    report.line(spec.name, "serve", f"{endpoint['url']} serves v{endpoint['live_version']}; "
+                f"POST /predict {row} ({day.stem}) -> {shown}")
