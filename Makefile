@@ -53,6 +53,7 @@ landing: install
 	$(BIN)/mlops-assets landing
 
 bench: install
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/drift.py

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 
 from mlops_assets.spec import ColumnSpec, SchemaSpec
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
+
+# pandera is imported when a batch is validated, not at module import (start-up time).
 
 #: Blocking checks: a failure stops the batch from going downstream. name -> description.
 BLOCKING_CHECKS: dict[str, str] = {
@@ -42,6 +46,8 @@ def pandas_dtype(col: ColumnSpec) -> object:
 
 def build_schema(schema: SchemaSpec) -> pa.DataFrameSchema:
     """A coercing pandera schema for the raw batch, generated from the spec's columns."""
+    import pandera.pandas as pa
+
     columns = {}
     for name, col in schema.columns.items():
         checks = []
@@ -180,6 +186,8 @@ def validate_batch(schema: SchemaSpec, raw: pd.DataFrame) -> ValidationResult:
     >>> r.passed, r.outcomes["value_ranges"].failing_columns
     (False, ['x'])
     """
+    from pandera.errors import SchemaErrors
+
     try:
         validated = build_schema(schema).validate(raw, lazy=True)
         cases = pd.DataFrame(columns=["schema_context", "column", "check", "check_number", "failure_case", "index"])

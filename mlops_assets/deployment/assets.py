@@ -20,7 +20,6 @@ from dagster import (
 )
 from dagster import Field as ConfigField
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
-from mlflow.exceptions import MlflowException
 from pydantic import Field
 
 from mlops_assets import constants as C
@@ -30,6 +29,8 @@ from mlops_assets.monitoring.assets import REFERENCE_PROFILE
 from mlops_assets.partitions import day_status, monitoring_partitions
 from mlops_assets.resources.tracking import CHAMPION, MlflowTracking
 from mlops_assets.spec import ProjectSpec
+
+# mlflow is imported inside the functions that use it, not at module import (start-up time).
 
 ENDPOINT, PREDICTION_LOG, FEEDBACK_ASSET = C.ENDPOINT, C.PREDICTION_LOG, C.FEEDBACK
 #: Model-version tag holding the training-set fingerprint (set by candidate_model); served as the data version.
@@ -57,6 +58,8 @@ def _target(spec: ProjectSpec, config: EndpointConfig, champion: dict) -> tuple[
 
 
 def _data_version(tracking: MlflowTracking, name: str, version: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
     try:
         return tracking.client().get_model_version(name, version).tags.get(DATA_VERSION_TAG)
     except MlflowException:

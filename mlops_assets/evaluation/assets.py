@@ -3,7 +3,6 @@
 import json
 from datetime import datetime, timezone
 
-import mlflow
 import pandas as pd
 from dagster import (
     AssetCheckResult,
@@ -28,6 +27,8 @@ from mlops_assets.evaluation.report import GATES, EvaluationInputs, evaluate, me
 from mlops_assets.resources.tracking import CHAMPION, MlflowTracking
 from mlops_assets.spec import ProjectSpec
 from mlops_assets.training.estimators import model_scores
+
+# mlflow is imported inside the asset bodies that use it, not at module import (start-up time).
 
 GATE_DESCRIPTIONS = {
     "meets_thresholds": "every metric meets the spec's evaluation.thresholds",
@@ -97,6 +98,8 @@ def build_evaluation_report(spec: ProjectSpec) -> AssetsDefinition:
     def evaluation_report(
         context: AssetExecutionContext, training_set: pd.DataFrame, candidate_model: dict, tracking: MlflowTracking
     ):
+        import mlflow
+
         holdout = training_set[training_set["split"] == "holdout"].reset_index(drop=True)
         if holdout.empty:
             raise Failure(f"{spec.name}/training_set has no holdout rows; check training.holdout_days and the window")

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import TYPE_CHECKING, Literal, Optional
 
 import pandas as pd
 from dagster import Config
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
 from pydantic import Field
 
 from mlops_assets.resources.tracking import CHAMPION
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+# mlflow is imported inside the functions that use it, not at module import (start-up time).
 
 ACTIONS = ("promote", "rollback", "sync")
 # Model-version tags (the registry keeps the history; the champion record is a view of it).
@@ -105,6 +108,8 @@ def metrics_of(tags: dict, run_metrics: dict) -> dict:
 
 
 def _version(client: MlflowClient, project: str, version: str, what: str):
+    from mlflow.exceptions import MlflowException
+
     try:
         return client.get_model_version(project, version)
     except MlflowException as err:

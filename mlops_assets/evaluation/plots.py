@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
+from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
+# matplotlib and sklearn are imported where a figure is drawn, not at module import (start-up time).
+
+
+@functools.cache
+def pyplot():
+    """matplotlib.pyplot, on the Agg backend (imported and set on first use)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def classification_figure(y_true: np.ndarray, challenger: np.ndarray, champion: np.ndarray | None) -> Figure:
-    fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    fig, (roc_ax, pr_ax) = pyplot().subplots(1, 2, figsize=(10, 4))
     for label, score in (("challenger", challenger), ("champion", champion)):
         if score is None:
             continue
@@ -34,7 +47,7 @@ def classification_figure(y_true: np.ndarray, challenger: np.ndarray, champion: 
 
 
 def regression_figure(y_true: np.ndarray, challenger: np.ndarray, champion: np.ndarray | None) -> Figure:
-    fig, (scatter_ax, hist_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (scatter_ax, hist_ax) = pyplot().subplots(1, 2, figsize=(10, 4))
     for label, pred in (("challenger", challenger), ("champion", champion)):
         if pred is None:
             continue
@@ -54,7 +67,7 @@ def figure_markdown(fig: Figure, alt: str) -> str:
     """The figure as a markdown image with an inline PNG data URI (renders in the Dagster UI, no server needed)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80)
-    plt.close(fig)
+    pyplot().close(fig)
     return f"![{alt}](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()})"
 
 

@@ -5,7 +5,6 @@ import json
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 from dagster import (
@@ -22,7 +21,7 @@ from dagster import (
 )
 
 from mlops_assets import constants as C
-from mlops_assets.evaluation.plots import figure_markdown, plt  # (plots sets the Agg backend)
+from mlops_assets.evaluation.plots import figure_markdown, pyplot
 from mlops_assets.data.fingerprint import frame_fingerprint
 from mlops_assets.features.transforms import build_features
 from mlops_assets.monitoring.drift import COLUMNS, DEFAULT_ALPHA, DriftReport, drift_from_counts
@@ -34,6 +33,8 @@ from mlops_assets.resources.storage import DataDirectory, asset_path
 from mlops_assets.resources.tracking import MlflowTracking
 from mlops_assets.spec import ProjectSpec
 from mlops_assets.training.estimators import model_scores, split_columns
+
+# mlflow is imported inside the functions that use it, not at module import (start-up time).
 
 REFERENCE_PROFILE = "reference_profile"
 DRIFT_REPORT = "drift_report"
@@ -115,7 +116,7 @@ def drift_plots(profile: ReferenceProfile, window: pd.DataFrame, table: pd.DataF
         return "_nothing to plot_"
     ncols = min(3, len(names))
     nrows = (len(names) + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.8 * nrows), squeeze=False)
+    fig, axes = pyplot().subplots(nrows, ncols, figsize=(3.6 * ncols, 2.8 * nrows), squeeze=False)
     for ax, name in zip(axes.flat, names):
         ref = profile.features[name]
         if isinstance(ref, NumericProfile):
@@ -175,6 +176,8 @@ def stored_reference(client, run_id: str | None) -> dict | None:
     """The reference logged to a model version's run by an earlier materialization, or None."""
     if not run_id:
         return None
+    import mlflow
+
     directory, name = REFERENCE_ARTIFACT.rsplit("/", 1)
     if not any(a.path == REFERENCE_ARTIFACT for a in client.list_artifacts(run_id, directory)):
         return None
@@ -244,6 +247,8 @@ def build_reference_profile(spec: ProjectSpec) -> AssetsDefinition:
             raise Failure(f"{spec.name}/training_set has no rows with an event time: nothing to build the reference "
                           f"from. Re-materialize {spec.name}/training_set.")
         columns = list(spec.features.columns)
+        import mlflow
+
         tracking.activate()
         model = mlflow.sklearn.load_model(champion["model_uri"])
         frame = rows[columns].assign(**{SCORE: model_scores(model, spec.target.task, rows[columns])})

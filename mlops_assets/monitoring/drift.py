@@ -43,11 +43,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
 
 from mlops_assets.monitoring.profile import (
     CategoricalCounts, CategoricalProfile, NumericCounts, NumericProfile, ReferenceProfile, WindowCounts,
 )
+
+# scipy is imported inside the functions that use it, not at module import (start-up time).
 
 DEFAULT_ALPHA = 0.05
 DEFAULT_EFFECT_SIZE_FLOOR = 0.1  # must equal MonitoringSpec().effect_size_floor (a test checks)
@@ -59,6 +60,8 @@ COLUMNS = ["feature", "kind", "statistic", "p_value", "p_adjusted", "psi", "effe
 
 def ks_pvalue(d: float, n: int, m: int) -> float:
     """Asymptotic two-sided KS p-value, Kolmogorov limit at the effective size n*m/(n+m)."""
+    from scipy import special
+
     return float(special.kolmogorov(np.sqrt(n * m / (n + m)) * d))
 
 
@@ -144,6 +147,8 @@ def js_distance(p: np.ndarray, q: np.ndarray) -> float:
 
 def categorical_statistics(ref: CategoricalProfile, cur: CategoricalCounts) -> dict[str, float]:
     """Two-sample chi-squared (no continuity correction), PSI, JS distance and its bias-corrected effect size."""
+    from scipy import stats
+
     keep = (ref.counts + cur.counts) > 0
     table = np.vstack([ref.counts[keep], cur.counts[keep]]).astype("float64")
     cells = table.shape[1]

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-import mlflow
 from dagster import ConfigurableResource
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+
+if TYPE_CHECKING:
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+# mlflow is imported inside the methods that use it, not at module import (start-up time).
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -45,10 +48,14 @@ class MlflowTracking(ConfigurableResource):
         """Point MLflow's fluent API at this store (MLflow keeps the URI process-wide)."""
         if self.tracking_uri.startswith("sqlite:///"):
             Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        import mlflow
+
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
 
     def client(self) -> MlflowClient:
+        from mlflow.tracking import MlflowClient
+
         self.activate()
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
@@ -64,6 +71,8 @@ class MlflowTracking(ConfigurableResource):
     @contextlib.contextmanager
     def start_run(self, project: str, run_name: str, tags: dict[str, str]) -> Iterator[mlflow.ActiveRun]:
         """An MLflow run in the project's experiment; an exception inside marks it FAILED and propagates."""
+        import mlflow
+
         experiment_id = self.experiment_id(project)
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
             yield run
@@ -77,6 +86,8 @@ class MlflowTracking(ConfigurableResource):
         Any other registry error propagates: treating an unreachable store as "no champion" would skip the
         not-worse-than-champion gate.
         """
+        from mlflow.exceptions import MlflowException
+
         try:
             return str(self.client().get_model_version_by_alias(model_name, alias).version)
         except MlflowException as err:

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import joblib
-import mlflow
 import numpy as np
 import pandas as pd
 import yaml
@@ -23,7 +21,6 @@ from dagster import (
     Output,
     asset,
 )
-from mlflow.models import infer_signature
 from pydantic import Field
 
 from mlops_assets import __version__
@@ -35,6 +32,8 @@ from mlops_assets.spec import ProjectSpec
 from mlops_assets.training.estimators import EstimatorError, build_pipeline, model_scores, split_columns
 from mlops_assets.training.split import Window, split_by_event_time
 from mlops_assets.evaluation.metrics import compute_metrics
+
+# mlflow and joblib are imported inside the asset bodies that use them, not at module import (start-up time).
 
 
 class TrainingSetConfig(Config):
@@ -268,6 +267,10 @@ def build_candidate_model(spec: ProjectSpec) -> AssetsDefinition:
     def candidate_model(
         context: AssetExecutionContext, config: CandidateConfig, training_set: pd.DataFrame, tracking: MlflowTracking
     ):
+        import joblib
+        import mlflow
+        from mlflow.models import infer_signature
+
         estimator = config.estimator or spec.training.estimator
         params = _params(spec, config)
         seed = spec.training.seed if config.seed is None else config.seed

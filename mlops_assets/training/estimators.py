@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.dummy import DummyClassifier, DummyRegressor
-from sklearn.ensemble import (
-    HistGradientBoostingClassifier,
-    HistGradientBoostingRegressor,
-    RandomForestClassifier,
-    RandomForestRegressor,
-)
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-#: name -> task -> estimator class. "dummy" is a deliberately weak baseline (useful to test the gates).
-ESTIMATORS: dict[str, dict[str, type]] = {
-    "hist_gradient_boosting": {"classification": HistGradientBoostingClassifier, "regression": HistGradientBoostingRegressor},
-    "random_forest": {"classification": RandomForestClassifier, "regression": RandomForestRegressor},
-    "logistic_regression": {"classification": LogisticRegression},
-    "ridge": {"regression": Ridge},
-    "elastic_net": {"regression": ElasticNet},
-    "dummy": {"classification": DummyClassifier, "regression": DummyRegressor},
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+# sklearn is imported when a pipeline is built, not at module import (start-up time).
+
+#: name -> task -> estimator class (its import path). "dummy" is a deliberately weak baseline (useful to test the gates).
+ESTIMATORS: dict[str, dict[str, str]] = {
+    "hist_gradient_boosting": {
+        "classification": "sklearn.ensemble.HistGradientBoostingClassifier",
+        "regression": "sklearn.ensemble.HistGradientBoostingRegressor",
+    },
+    "random_forest": {
+        "classification": "sklearn.ensemble.RandomForestClassifier",
+        "regression": "sklearn.ensemble.RandomForestRegressor",
+    },
+    "logistic_regression": {"classification": "sklearn.linear_model.LogisticRegression"},
+    "ridge": {"regression": "sklearn.linear_model.Ridge"},
+    "elastic_net": {"regression": "sklearn.linear_model.ElasticNet"},
+    "dummy": {"classification": "sklearn.dummy.DummyClassifier", "regression": "sklearn.dummy.DummyRegressor"},
 }
 _SCALED = ("logistic_regression", "ridge", "elastic_net")
 
@@ -41,7 +42,8 @@ def estimator_class(name: str, task: str) -> type:
     if task not in by_task:
         allowed = sorted(n for n, t in ESTIMATORS.items() if task in t)
         raise EstimatorError(f"estimator '{name}' does not support {task}; for {task} choose one of {allowed}")
-    return by_task[task]
+    module, _, cls = by_task[task].rpartition(".")
+    return getattr(importlib.import_module(module), cls)
 
 
 def split_columns(frame: pd.DataFrame, columns: list[str]) -> tuple[list[str], list[str]]:
@@ -62,6 +64,11 @@ def build_pipeline(
     >>> p.named_steps["model"].C, p.named_steps["model"].random_state
     (0.5, 0)
     """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
     cls = estimator_class(estimator, task)
     valid = set(inspect.signature(cls).parameters)
     unknown = sorted(set(params) - valid)

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import joblib
-import mlflow
 import numpy as np
 import pandas as pd
 
@@ -19,6 +17,8 @@ from mlops_assets.spec import ProjectSpec
 from mlops_assets.training.assets import assemble_training_set, fit_candidate
 from mlops_assets.training.estimators import model_scores
 from mlops_assets.training.split import Window
+
+# mlflow and joblib are imported inside reproduce(), not at module import (start-up time).
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,9 @@ def recorded_window(tags: dict[str, str]) -> Window:
 
 def reproduce(spec: ProjectSpec, tracking: MlflowTracking, version: str, data_dir: Path) -> ReproduceResult:
     """Rebuild the recorded training set, refit with the recorded params and seed, compare holdout predictions."""
+    import joblib
+    import mlflow
+
     client = tracking.client()
     mv = client.get_model_version(spec.name, str(version))
     run = client.get_run(mv.run_id)
