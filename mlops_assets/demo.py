@@ -74,11 +74,13 @@ def capture_output(log_path: Path, level: int = LOG_LEVEL) -> Iterator[IO[str]]:
     handler.setLevel(level)
     root.addHandler(handler)
     root.setLevel(level)
+    showwarning = warnings.showwarning  # restored as it was (captureWarnings(False) restores only its own first save)
     logging.captureWarnings(True)
     try:
         yield terminal
     finally:
         logging.captureWarnings(False)
+        warnings.showwarning = showwarning
         root.removeHandler(handler)
         root.setLevel(root_level)
         handler.close()

@@ -74,7 +74,7 @@ def test_capture_output_sends_everything_but_the_terminal_stream_to_the_log(tmp_
     log_path = tmp_path / "logs" / "demo.log"
     root = logging.getLogger()
     root_level, root_handlers = root.level, list(root.handlers)
-    stdout, stderr = sys.stdout, sys.stderr
+    stdout, stderr, showwarning = sys.stdout, sys.stderr, warnings.showwarning
     with capture_output(log_path) as terminal:
         terminal.write("for the terminal\n")
         print("python stdout")
@@ -85,7 +85,6 @@ def test_capture_output_sends_everything_but_the_terminal_stream_to_the_log(tmp_
                        check=True)
         logging.getLogger("dagster").info("dagster info")
         logging.getLogger("mlflow.store.db.utils").warning("mlflow warning")
-        logging.getLogger("alembic.runtime.migration").info("alembic info")
         logging.getLogger("some.library").debug("debug is below the level")
         with warnings.catch_warnings():
             warnings.simplefilter("always")
@@ -94,13 +93,13 @@ def test_capture_output_sends_everything_but_the_terminal_stream_to_the_log(tmp_
     assert out == "for the terminal\n" and err == ""
     text = log_path.read_text()
     for line in ("python stdout", "python stderr", "fd one", "fd two", "child out", "child err", "dagster info",
-                 "mlflow warning", "alembic info", "a python warning"):
+                 "mlflow warning", "a python warning"):
         assert line in text, line
     assert "debug is below the level" not in text and "for the terminal" not in text
     # Everything is put back.
     assert sys.stdout is stdout and sys.stderr is stderr
     assert root.level == root_level and root.handlers == root_handlers
-    assert warnings.showwarning is warnings._showwarning_orig
+    assert warnings.showwarning is showwarning
     print("after")
     os.write(1, b"fd after\n")
     assert capfd.readouterr().out == "after\nfd after\n"
