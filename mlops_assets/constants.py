@@ -29,3 +29,7 @@ PROJECTS_DIR_ENV = "MLOPS_PROJECTS_DIR"
 DEFAULT_DATA_DIR = ".mlops_data"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 ALERT_WEBHOOK_ENV = "MLOPS_ALERT_WEBHOOK_URL"
+
+# MLflow model-version tag: the fingerprint of the training set a model was fitted on (written by training,
+# read by deployment, monitoring and the model server's /version as its data version).
+TRAINING_SET_VERSION_TAG = "training_set_version"

@@ -33,7 +33,7 @@ from mlops_assets.monitoring.alerts import AlertSink, build_alert_sensors
 from mlops_assets.monitoring.freshness import policies_by_key
 from mlops_assets.monitoring.sensors import RetrainTargets, build_monitoring_sensors
 from mlops_assets.project_assets import build_project_assets
-from mlops_assets.resources.dbt import DBT_PROJECT_DIR, DbtProjectResource, cached_manifest, dbt_executable
+from mlops_assets.resources.dbt import DBT_PROJECT_DIR, DbtProjectResource, cached_manifest
 from mlops_assets.resources.storage import DataDirectory, JsonIOManager, ParquetIOManager
 from mlops_assets.resources.tracking import MlflowTracking
 from mlops_assets.spec import DbtFeatures, ProjectSpec, load_specs
@@ -63,7 +63,7 @@ def default_resources(data_dir: str | EnvVar = EnvVar(C.DATA_DIR_ENV), tracking_
         "storage": DataDirectory(data_dir=data_dir),
         # Configuration only: dagster-dbt (and dbt-core) are imported by the steps that run dbt.
         "dbt": DbtProjectResource(
-            project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
+            project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR)
         ),
     }
 

@@ -34,7 +34,7 @@ from mlops_assets.spec import ProjectSpec
 
 ENDPOINT, PREDICTION_LOG, FEEDBACK_ASSET = C.ENDPOINT, C.PREDICTION_LOG, C.FEEDBACK
 #: Model-version tag holding the training-set fingerprint (set by candidate_model); served as the data version.
-DATA_VERSION_TAG = "training_set_version"
+DATA_VERSION_TAG = C.TRAINING_SET_VERSION_TAG
 
 
 class EndpointConfig(Config):

@@ -1,8 +1,9 @@
 """A project's dbt feature models as Dagster assets: one dbt build per range of daily partitions.
 
 The asset graph (one asset per model selected by `+<features.model>`, one asset check per dbt data test) is read
-from dbt's manifest with `json` alone, so loading the definitions imports neither dagster-dbt nor dbt-core
-(~1-3 s). dagster-dbt still runs dbt and parses its events, inside the step only (function-local imports).
+from dbt's manifest with `json` alone, laid out as dagster-dbt's `@dbt_assets` lays it out (a test holds them
+equal), so loading the definitions imports neither dagster-dbt nor dbt-core (~1-3 s). The step runs dbt in-process
+(`dbt_runner`, which says why not through dagster-dbt) and records each model as an output, each test as a check.
 """
 
 import hashlib
@@ -10,23 +11,18 @@ import json
 import os
 import tempfile
 import textwrap
-import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from dagster import (
-    AssetCheckEvaluation,
-    AssetCheckKey,
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetDep,
     AssetExecutionContext,
     AssetKey,
-    AssetMaterialization,
-    AssetObservation,
     AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
@@ -293,32 +289,43 @@ def build_dbt_features(spec: ProjectSpec, partitions_def: PartitionsDefinition, 
         can_subset=False,
     )
     def _features(context: AssetExecutionContext, dbt: DbtProjectResource, storage: DataDirectory):
+        from mlops_assets.features import dbt_runner
+
         days = list(context.partition_keys)
-        dbt_vars = {"data_dir": str(storage.root), "partition_days": days}
-        # dagster-dbt's per-invocation target directory (what it picks when given the context).
-        run_dir = f"{context.op.name}-{context.run_id[:7]}-{uuid.uuid4().hex[:7]}"
-        target = Path(os.environ.get("DBT_TARGET_PATH", "target"), run_dir)
-        # One dbt start-up for the whole range; failing tests come back as failed checks, not as an exception.
-        invocation = dbt.cli_resource().cli(
-            ["build", "--vars", json.dumps(dbt_vars), "--select", f"+{model_name}"],
-            manifest=manifest,
-            dagster_dbt_translator=project_translator(spec),
-            raise_on_error=False,
-            target_path=target,
-        )
-        events = list(_to_op_events(invocation.stream(), output_names, check_keys))
-        built = {e.output_name for e in events if isinstance(e, Output)}
-        if output_names[features_key] in built:  # the day files exist before the features are reported built
-            written = write_day_files(storage, features.relation_name, features_key, days, spec.schema_.id_column)
+        dbt_vars = {"data_dir": str(storage.root), "project": spec.name, "partition_days": days}
+        log = {"info": context.log.info, "warn": context.log.warning, "error": context.log.error}
+        # One dbt build for the whole range; failing tests come back as failed checks, not as an exception.
+        context.log.info(f"Running dbt build --select +{model_name} for {len(days)} day(s) {days[0]}..{days[-1]}")
+        try:
+            result = dbt_runner.build(
+                Path(dbt.project_dir), Path(dbt.profiles_dir), storage.root / "dbt", f"+{model_name}", dbt_vars,
+                on_log=lambda level, message: log[level](message),
+                run_name=f"{context.op.name}-{context.run_id[:8]}",
+            )
+        except dbt_runner.DbtRunError as err:
+            raise Failure(f"{spec.name}: {err}") from err
+        outputs = {m.unique_id: output_names[AssetKey(list(m.key))] for m in graph.models}
+        tests = {t.unique_id: t for t in graph.tests}
+        built = {r.unique_id for r in result.by_type("model", "seed", "snapshot") if r.status == "success"}
+        if features.unique_id in built:  # the day files exist before the features are reported built
+            written = write_day_files(storage, features.relation_name, features_key, days,
+                                      spec.schema_.id_column, spec.schema_.event_time_column)
             for day, metadata in written.items():
                 context.add_asset_metadata(metadata, asset_key=features_key, partition_key=day)
-        yield from events
+        for r in result.results:
+            if r.unique_id in built and r.unique_id in outputs:
+                yield Output(None, output_name=outputs[r.unique_id], metadata=_node_metadata(r, result))
+            elif r.unique_id in tests and r.status != "skipped":
+                yield _check_result(tests[r.unique_id], r, result)
 
-        if _dbt_node_failed(invocation):  # a model in error (or dbt did not run): the step fails with dbt's errors
-            raise invocation.get_error() or Failure(f"dbt build of '+{model_name}' failed; see the step's logs")
-        not_built = [key.to_user_string() for key, name in output_names.items() if name not in built]
+        errors = [r for r in result.by_type("model", "seed", "snapshot") if r.status == "error"]
+        if errors:  # a model in error: the step fails with dbt's errors
+            lines = "; ".join(f"{r.name}: {r.message}" for r in errors)
+            raise Failure(f"dbt build of '+{model_name}' failed: {lines}")
+        not_built = [AssetKey(list(m.key)).to_user_string() for m in graph.models if m.unique_id not in built]
         if not_built:  # dbt skips the models downstream of a failing test: their day files cannot be written
-            failed = sorted(e.check_name for e in events if isinstance(e, AssetCheckResult) and not e.passed)
+            failed = sorted(tests[r.unique_id].name for r in result.results
+                            if r.unique_id in tests and r.status in ("fail", "error"))
             models = ", ".join(not_built)
             raise Failure(
                 f"dbt skipped {models} after failing tests: {', '.join(failed)}" if failed
@@ -329,84 +336,29 @@ def build_dbt_features(spec: ProjectSpec, partitions_def: PartitionsDefinition, 
     return _features
 
 
-def _to_op_events(
-    events, output_names: Mapping[AssetKey, str], check_keys: set[AssetCheckKey]
-) -> Iterator[Output | AssetCheckResult | AssetMaterialization | AssetObservation]:
-    """dagster-dbt's events of a context-free `dbt.cli(...).stream()` as this multi-asset's events: a model's
-    AssetMaterialization -> its Output, a test's AssetCheckEvaluation -> an AssetCheckResult of our check specs."""
-    for event in events:
-        if isinstance(event, AssetMaterialization) and event.asset_key in output_names:
-            yield Output(None, output_name=output_names[event.asset_key], metadata=dict(event.metadata))
-        elif isinstance(event, AssetCheckEvaluation):
-            if AssetCheckKey(event.asset_key, event.check_name) in check_keys:
-                yield AssetCheckResult(
-                    asset_key=event.asset_key,
-                    check_name=event.check_name,
-                    passed=event.passed,
-                    severity=event.severity,
-                    metadata=dict(event.metadata),
-                    description=event.description,
-                )
-            else:  # not one of our checks (cannot happen for tests on selected models): keep it as an observation
-                metadata = {**event.metadata, "check_name": event.check_name, "passed": event.passed}
-                yield AssetObservation(asset_key=event.asset_key, metadata=metadata)
-        else:
-            yield event
+def _node_metadata(r, result) -> dict:
+    """What dagster-dbt records on a model's materialization, from dbt's own run result."""
+    return {UNIQUE_ID_KEY: r.unique_id, "Execution Duration": round(r.seconds, 3),
+            **({"invocation_id": result.invocation_id} if result.invocation_id else {})}
 
 
-def _dbt_node_failed(invocation) -> bool:
-    """Whether dbt failed for another reason than failing tests: a model (seed, snapshot) in error, or no run
-    results at all (dbt did not get to run: bad project, profile, vars...)."""
-    if invocation.is_successful():
-        return False
-    try:
-        results = invocation.get_artifact("run_results.json")["results"]
-    except (OSError, KeyError, ValueError):
-        return True
-    return any(
-        r.get("status") == "error" and r.get("unique_id", "").split(".")[0] in ASSET_RESOURCE_TYPES for r in results
+def _check_result(test: DbtTestNode, r, result) -> AssetCheckResult:
+    """A dbt test's result as the asset check of the same name (warn: failed, severity WARN)."""
+    failures = r.failures or 0
+    return AssetCheckResult(
+        asset_key=AssetKey(list(test.asset)),
+        check_name=test.name,
+        passed=r.status == "pass",
+        severity=AssetCheckSeverity.ERROR if test.blocking and r.status != "warn" else AssetCheckSeverity.WARN,
+        metadata={**_node_metadata(r, result), "status": r.status, "dagster_dbt/failed_row_count": failures},
+        description=r.message if r.status != "pass" else None,
     )
 
 
-@cache
-def _translator_class() -> type:
-    """ProjectDbtTranslator, defined on first use (importing dagster_dbt loads dbt-core)."""
-    from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
-
-    class ProjectDbtTranslator(DagsterDbtTranslator):
-        """Keys dbt nodes under the project (`dbt_node_key`): the features model is `<project>/features`,
-        sources map to our assets."""
-
-        def __init__(self, spec: ProjectSpec):
-            super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
-            self._spec = spec
-
-        def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
-            model = self._spec.features.model if isinstance(self._spec.features, DbtFeatures) else ""
-            return AssetKey(list(dbt_node_key(dbt_resource_props, self._spec.name, model)))
-
-        def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-            return C.FEATURES
-
-        def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
-            return {**super().get_tags(dbt_resource_props), "project": self._spec.name}
-
-    return ProjectDbtTranslator
-
-
-def project_translator(spec: ProjectSpec):
-    """The dagster-dbt translator matching the assets `build_dbt_features` declares (imports dagster_dbt)."""
-    return _translator_class()(spec)
-
-
-def __getattr__(name: str):
-    if name == "ProjectDbtTranslator":  # still importable by name, built on first access
-        return _translator_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def write_day_files(storage: DataDirectory, relation: str, key: AssetKey, days: list[str], order_by: str) -> dict[str, dict]:
-    """Write each day's rows of the features table dbt built as that partition's Parquet file (atomically).
+def write_day_files(storage: DataDirectory, relation: str, key: AssetKey, days: list[str], order_by: str,
+                    event_time: str) -> dict[str, dict]:
+    """Write each day's rows of the features table dbt built as that partition's Parquet file (atomically), the
+    day being the date of the spec's ``event_time`` column, which the features model must keep.
 
     Returns each day's metadata (rows, content hash of the file's rows).
     """
@@ -416,6 +368,11 @@ def write_day_files(storage: DataDirectory, relation: str, key: AssetKey, days: 
 
     out = {}
     with duckdb.connect(str(storage.warehouse_path), read_only=True) as con:
+        columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+        missing = [c for c in (event_time, order_by) if c not in columns]
+        if missing:
+            raise Failure(f"the dbt model {relation} has no column(s) {missing}: keep the spec's event_time_column "
+                          f"and id_column in the features model (its columns: {', '.join(columns)})")
         for day in days:
             path = asset_path(storage.root, list(key.path), day)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -423,8 +380,8 @@ def write_day_files(storage: DataDirectory, relation: str, key: AssetKey, days: 
             os.close(fd)
             try:
                 con.execute(
-                    f"COPY (SELECT * FROM {relation} WHERE event_date = CAST(? AS DATE) ORDER BY \"{order_by}\") "
-                    f"TO '{tmp}' (FORMAT parquet)", [day]
+                    f"COPY (SELECT * FROM {relation} WHERE CAST(\"{event_time}\" AS DATE) = CAST(? AS DATE) "
+                    f"ORDER BY \"{order_by}\") TO '{tmp}' (FORMAT parquet)", [day]
                 )
                 os.replace(tmp, path)
             finally:

@@ -215,7 +215,7 @@ def build_reference_profile(spec: ProjectSpec) -> AssetsDefinition:
     ):
         client = tracking.client()
         model_version = client.get_model_version(spec.name, champion["version"])
-        trained_on = model_version.tags.get("training_set_version")
+        trained_on = model_version.tags.get(C.TRAINING_SET_VERSION_TAG)
         version = frame_fingerprint(training_set)
         created_at = datetime.now(timezone.utc).isoformat()
         if trained_on and trained_on != version:

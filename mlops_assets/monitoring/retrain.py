@@ -132,7 +132,7 @@ def plan_retrain(
                                             f"project's start_date {spec.start_date}"))
     champion = tracking.alias_version(spec.name, CHAMPION)
     tags = tracking.client().get_model_version(spec.name, champion).tags if champion else {}
-    recorded = dict(champion_version=champion, champion_training_set=tags.get("training_set_version"),
+    recorded = dict(champion_version=champion, champion_training_set=tags.get(C.TRAINING_SET_VERSION_TAG),
                     champion_window=f"{tags.get('window_start', '?')}..{tags.get('window_end', '?')}")
     materialized = set(instance.get_materialized_partitions(AssetKey([spec.name, C.FEATURES_ASSET])))
     missing = [k for k in window.partition_keys() if k not in materialized]

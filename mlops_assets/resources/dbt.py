@@ -1,5 +1,5 @@
 """The dbt feature project: where it lives, how its manifest is prepared (offline, no packages), and the "dbt"
-resource that runs it (dagster-dbt's DbtCliResource, built in the step: importing dagster_dbt loads dbt-core)."""
+resource naming it."""
 
 from __future__ import annotations
 
@@ -8,12 +8,8 @@ import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dagster import ConfigurableResource
-
-if TYPE_CHECKING:
-    from dagster_dbt import DbtCliResource
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
@@ -69,20 +65,8 @@ def cached_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
 
 
 class DbtProjectResource(ConfigurableResource):
-    """Where the dbt project and its profiles are and which `dbt` runs them (the "dbt" resource).
-
-    Holds configuration only, so loading the definitions does not import dagster_dbt / dbt-core; the steps that
-    run dbt ask for `cli_resource()`.
-    """
+    """Where the dbt project and its profiles are (the "dbt" resource); the steps run dbt in-process
+    (`mlops_assets.features.dbt_runner`), so loading the definitions imports no dbt-core."""
 
     project_dir: str = str(DBT_PROJECT_DIR)
     profiles_dir: str = str(DBT_PROJECT_DIR)
-    dbt_executable: str = dbt_executable()
-
-    def cli_resource(self) -> DbtCliResource:
-        """A dagster-dbt `DbtCliResource` on this project (imports dagster_dbt)."""
-        from dagster_dbt import DbtCliResource
-
-        return DbtCliResource(
-            project_dir=self.project_dir, profiles_dir=self.profiles_dir, dbt_executable=self.dbt_executable
-        )

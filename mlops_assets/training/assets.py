@@ -27,7 +27,7 @@ from mlops_assets import __version__
 from mlops_assets import constants as C
 from mlops_assets.data.fingerprint import frame_fingerprint
 from mlops_assets.resources.storage import DataDirectory, asset_path
-from mlops_assets.resources.tracking import CHALLENGER, SKOPS_TRUSTED_TYPES, MlflowTracking
+from mlops_assets.resources.tracking import CHALLENGER, SKOPS_TRUSTED_TYPES, MlflowTracking, model_pip_requirements
 from mlops_assets.spec import ProjectSpec
 from mlops_assets.training.estimators import EstimatorError, build_pipeline, model_scores, split_columns
 from mlops_assets.training.split import Window, split_by_event_time
@@ -281,7 +281,7 @@ def build_candidate_model(spec: ProjectSpec) -> AssetsDefinition:
         tags = {
             "project": spec.name,
             "dagster_run_id": context.run_id,
-            "training_set_version": training_version,
+            C.TRAINING_SET_VERSION_TAG: training_version,
             "spec_hash": spec.spec_hash(),
             "code_version": f"{__version__}+{_git_sha()}",
             **window,
@@ -301,7 +301,7 @@ def build_candidate_model(spec: ProjectSpec) -> AssetsDefinition:
             signature = infer_signature(example, pipeline.predict(example))
             info = mlflow.sklearn.log_model(
                 pipeline, name="model", signature=signature, input_example=example,
-                skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                skops_trusted_types=SKOPS_TRUSTED_TYPES, pip_requirements=model_pip_requirements(),
             )
             model_hash = joblib.hash(pipeline)
             mlflow.set_tag("model_hash", model_hash)

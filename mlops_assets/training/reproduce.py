@@ -84,7 +84,7 @@ def reproduce(spec: ProjectSpec, tracking: MlflowTracking, version: str, data_di
         version=str(version),
         identical_predictions=bool(np.array_equal(a, b)),
         max_abs_diff=float(np.max(np.abs(a - b))) if len(a) else 0.0,
-        same_training_set=frame_fingerprint(data) == tags.get("training_set_version"),
+        same_training_set=frame_fingerprint(data) == tags.get(C.TRAINING_SET_VERSION_TAG),
         same_model_hash=joblib.hash(refit) == tags.get("model_hash", mv.tags.get("model_hash")),
         same_spec=spec.spec_hash() == tags.get("spec_hash"),
         holdout_rows=len(holdout),

@@ -161,3 +161,32 @@ def test_a_dbt_model_error_fails_the_step_with_dbts_message(instance, resources,
     message = _failure_message(result)
     assert "dbt" in message and "stg_churn" in message, message
     assert "validated_data" in message, message  # dbt's own error (DuckDB cannot read the day's file)
+
+
+def test_the_graph_read_from_the_manifest_is_the_one_dagster_dbt_builds():
+    """dagster-dbt's own `@dbt_assets` over the same manifest and selection, keyed like ours: same assets, deps and
+    checks (the UI shows the lineage dagster-dbt would)."""
+    from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
+
+    from mlops_assets.features.dbt_assets import build_dbt_features, dbt_node_key
+    from mlops_assets.partitions import daily_partitions
+
+    spec = load_spec(PROJECTS / "churn.yaml")
+
+    class Keyed(DagsterDbtTranslator):
+        def get_asset_key(self, props):
+            return AssetKey(list(dbt_node_key(props, "churn", "churn_features")))
+
+    @dbt_assets(manifest=cached_manifest(), select="+churn_features",
+                dagster_dbt_translator=Keyed(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)))
+    def reference(context):
+        yield from ()
+
+    ours = build_dbt_features(spec, daily_partitions(spec), cached_manifest())
+
+    def layout(assets):
+        return ({k.to_user_string(): sorted(d.to_user_string() for d in deps)
+                 for k, deps in assets.asset_deps.items()},
+                sorted((c.asset_key.to_user_string(), c.name) for c in assets.check_specs))
+
+    assert layout(ours) == layout(reference)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -82,6 +83,15 @@ def test_first_run_promotes_v1_and_worse_challenger_is_blocked(world):
     assert "data:image/png;base64," in report_meta["plots"].value  # the curves render in the Dagster UI
     assert "roc_auc" in report_meta["metrics"].value and "contract" in report_meta["slices"].value
     assert tracking.alias_version("churn", CHAMPION) == "1"
+    # The logged model states what it needs (the installed versions), without MLflow's inference subprocess.
+    from importlib.metadata import version
+
+    import mlflow
+
+    tracking.activate()
+    reqs = Path(mlflow.artifacts.download_artifacts("models:/churn/1/requirements.txt", dst_path=str(world[1])))
+    assert f"scikit-learn=={version('scikit-learn')}" in reqs.read_text().split()
+    assert f"skops=={version('skops')}" in reqs.read_text().split()
 
     worse = train(spec, world, CandidateConfig(estimator="dummy", params="{strategy: prior}"))
     assert not worse.success
