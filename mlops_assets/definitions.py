@@ -61,10 +61,8 @@ def default_resources(data_dir: str | EnvVar = EnvVar(C.DATA_DIR_ENV), tracking_
         "deployer": LocalProcessDeployer(data_dir=data_dir, tracking_uri=tracking_uri),
         "alerts": AlertSink(webhook_url=EnvVar(C.ALERT_WEBHOOK_ENV) if isinstance(data_dir, EnvVar) else ""),
         "storage": DataDirectory(data_dir=data_dir),
-        # Configuration only: dagster-dbt (and dbt-core) are imported by the steps that run dbt.
-        "dbt": DbtProjectResource(
-            project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR)
-        ),
+        # Configuration only: dbt-core is imported by the steps that run dbt.
+        "dbt": DbtProjectResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR)),
     }
 
 

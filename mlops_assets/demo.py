@@ -149,6 +149,23 @@ class Report:
             progress.add_task(f"{project:<{self.width}} {stage:<8} {doing}", total=None)
             yield
 
+    @contextlib.contextmanager
+    def board(self, projects: list[str]) -> Iterator:
+        """A spinner per project (terminals) showing its current stage; yields ``show(project, stage, doing)``."""
+        if not self.live:
+            yield lambda project, stage, doing: None
+            return
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=self.console,
+                      transient=True, redirect_stdout=False, redirect_stderr=False) as progress:
+            tasks = {p: progress.add_task(f"{p:<{self.width}} starting", total=None) for p in projects}
+
+            def show(project: str, stage: str, doing: str) -> None:
+                progress.update(tasks[project], description=f"{project:<{self.width}} {stage:<8} {doing}")
+
+            yield show
+
     def line(self, project: str, stage: str, text: str, seconds: float | None = None, ok: bool | None = True) -> None:
         """`ok`: True (done), False (failed) or None (done, with something to look at)."""
         from rich.text import Text
@@ -181,7 +198,7 @@ def run_demo(data_dir: Path, days: int, verbose: bool = False, today: date | Non
             console = Console(file=terminal, soft_wrap=True, highlight=False)
             report = Report(console, 8, live=console.is_terminal and not console.is_dumb_terminal)
             try:
-                code = _demo(report, data_dir, days, today)
+                code = _demo(report, data_dir, days, today, log_path)
             except Exception as exc:
                 log.exception("the demo failed")
                 first = (str(exc).strip().splitlines() or [""])[0][:200]
@@ -196,65 +213,160 @@ def run_demo(data_dir: Path, days: int, verbose: bool = False, today: date | Non
     return code
 
 
-def _demo(report: Report, data_dir: Path, days: int, today: date | None) -> int:
-    from mlops_assets.cli import recent_days, utc_today, write_sample_landing
+def _demo(report: Report, data_dir: Path, days: int, today: date | None, log_path: Path | None = None) -> int:
+    """The projects side by side, one process each (their graphs are independent); this process prints their
+    lines as they come and prepares the shared MLflow store meanwhile."""
+    import multiprocessing
+    import queue as queues
+    import threading
 
-    with report.stage("demo", "load", "the projects' definitions and the Dagster instance"):
-        from dagster import BetaWarning, DagsterInstance
+    from mlops_assets.cli import recent_days, utc_today
 
-        from mlops_assets.definitions import build_definitions, default_resources, projects_dir
-        from mlops_assets.ingestion import ingest_range
-        from mlops_assets.spec import LandingSource, load_specs
+    with report.stage("demo", "load", "the projects' specs and the Dagster instance"):
+        from dagster import DagsterInstance
 
-        # Dagster's beta notices and MLflow's schema hints are noise here (in the log file too).
-        warnings.filterwarnings("ignore", category=BetaWarning)
-        warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+        from mlops_assets.definitions import default_resources, projects_dir
+        from mlops_assets.spec import load_specs
+
         specs = load_specs(projects_dir())
-        instance = DagsterInstance.get()
-        defs = build_definitions(specs, default_resources(str(data_dir)))
+        instance = DagsterInstance.get()  # its storage is created once, before the projects' processes share it
+        resources = default_resources(str(data_dir))
+        tracking = resources["tracking"]
+        for spec in specs:  # ports are handed out in spec order, not in the order the projects reach deployment
+            resources["deployer"].endpoint_url(spec)
     report.width = max(len(s.name) for s in specs)
     window = recent_days(days, (today or utc_today()) - timedelta(days=1))
     report.plain(f"mlops-assets demo: {', '.join(s.name for s in specs)}; {days} days ending yesterday (UTC), "
                  f"{window[0]} .. {window[-1]}", style="bold")
-    for spec in specs:
-        keys = demo_days(spec, days, today)
-        if not keys:
-            report.line(spec.name, "ingest", f"no daily partitions in the last {days} days (start_date "
-                        f"{spec.start_date}, end_date {spec.end_date})", ok=False)
-            return 1
-        if isinstance(spec.source, LandingSource):
-            started = time.perf_counter()
-            with report.stage(spec.name, "landing", f"writing {len(keys)} sample files"):
-                paths = write_sample_landing(projects_dir() / f"{spec.name}.yaml", data_dir,
-                                             date.fromisoformat(keys[0]), len(keys))
-            report.line(spec.name, "landing", f"{len(paths)} sample files in {paths[0].parent}",
-                        time.perf_counter() - started)
-        started = time.perf_counter()
-        with report.stage(spec.name, "ingest", f"{len(keys)} days {keys[0]} .. {keys[-1]}: raw -> validated -> features"):
-            result = ingest_range(defs, spec, keys, instance, QUIET)
-        elapsed = time.perf_counter() - started
-        ok = result.success and bool(result.ingested)
-        report.line(spec.name, "ingest", ingest_summary(result, keys, _check_counts(instance, result.run_ids)),
-                    elapsed, ok=ok)
-        if result.blocked:
-            report.line(spec.name, "blocked", blocked_summary(result.blocked), ok=None)
-        if not ok:
-            report.line(spec.name, "ingest", f"run(s) {', '.join(result.run_ids)} failed; open them in the UI "
-                        "(make dev) for the failing step", ok=False)
-            for step, message in _run_failures(instance, result.run_ids)[:3]:
-                report.line(spec.name, "", f"{step}: {message}", ok=False)
-            return 1
-        if not _train(defs, spec, instance, data_dir, report):
-            return 1
+
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding threads and open stores
+    messages, store_ready = context.Queue(), context.Event()
+    workers = {spec.name: context.Process(
+        target=_project_worker, name=f"demo-{spec.name}",
+        args=(spec.name, str(data_dir), days, today, str(log_path) if log_path else None, messages, store_ready),
+    ) for spec in specs}
+    for worker in workers.values():
+        worker.start()
+
+    def prepare_store() -> None:  # MLflow creates its tables on first use: once, while the projects ingest
+        try:
+            tracking.client().search_experiments(max_results=1)
+        except Exception:  # the training steps meet the same error and report it
+            log.exception("preparing the MLflow store failed")
+        finally:
+            store_ready.set()
+
+    threading.Thread(target=prepare_store, name="mlflow-store", daemon=True).start()
+    codes: dict[str, int] = {}
+    with report.board([s.name for s in specs]) as show:
+        while len(codes) < len(workers):
+            try:
+                kind, project, *rest = messages.get(timeout=1.0)
+            except queues.Empty:
+                for name, worker in workers.items():
+                    if name not in codes and not worker.is_alive():
+                        codes[name] = 1
+                        report.line(name, "", f"its process ended (exit code {worker.exitcode}) without finishing; "
+                                    "see the log", ok=False)
+                continue
+            if kind == "stage":
+                show(project, *rest)
+            elif kind == "line":
+                report.line(project, *rest)
+            elif kind == "done":
+                codes[project] = rest[0]
+    for worker in workers.values():
+        worker.join()
+    if any(codes.values()):
+        return 1
     report.plain()
     report.plain(f"Outputs (Parquet, one file per asset partition): {data_dir / 'assets'}")
     report.plain(f"DuckDB warehouse (views over the features):      {data_dir / 'warehouse.duckdb'}")
     report.plain(f"Dagster instance (SQLite):                        {instance.root_directory}")
-    report.plain(f"MLflow tracking store:                            {defs.resources['tracking'].tracking_uri}")
+    report.plain(f"MLflow tracking store:                            {tracking.tracking_uri}")
     report.plain("Open the UI: make dev        ->  http://127.0.0.1:3000  (webserver + daemon)")
     report.plain("MLflow UI:   make mlflow-ui  ->  http://127.0.0.1:5000")
     report.plain("Model servers keep running: make stop  stops them")
     return 0
+
+
+class _ProjectReport:
+    """A project process's side of `Report`: its stages and lines go to the demo's process, which prints them."""
+
+    def __init__(self, messages):
+        self.messages = messages
+
+    @contextlib.contextmanager
+    def stage(self, project: str, stage: str, doing: str) -> Iterator[None]:
+        self.messages.put(("stage", project, stage, doing))
+        yield
+
+    def line(self, project: str, stage: str, text: str, seconds: float | None = None, ok: bool | None = True) -> None:
+        self.messages.put(("line", project, stage, text, seconds, ok))
+
+
+def _project_worker(name: str, data_dir: str, days: int, today: date | None, log_path: str | None, messages,
+                    store_ready) -> None:
+    """One project's demo in its own process: its output to the log file (unless verbose), its lines to `messages`."""
+    report = _ProjectReport(messages)
+    code = 1
+    try:
+        with capture_output(Path(log_path)) if log_path else contextlib.nullcontext():
+            try:
+                code = _project(report, name, Path(data_dir), days, today, store_ready)
+            except Exception as exc:
+                log.exception("the %s demo failed", name)
+                first = (str(exc).strip().splitlines() or [""])[0][:200]
+                report.line(name, "", f"failed: {type(exc).__name__}: {first}", ok=False)
+    finally:
+        messages.put(("done", name, code))
+
+
+def _project(report, name: str, data_dir: Path, days: int, today: date | None, store_ready) -> int:
+    """Ingest, train, deploy and query one project; 0 when all of it worked."""
+    from mlops_assets.cli import write_sample_landing
+
+    from dagster import BetaWarning, DagsterInstance
+
+    from mlops_assets.definitions import build_definitions, default_resources, projects_dir
+    from mlops_assets.ingestion import ingest_range
+    from mlops_assets.spec import LandingSource, load_specs
+
+    # Dagster's beta notices and MLflow's schema hints are noise here (in the log file too).
+    warnings.filterwarnings("ignore", category=BetaWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+    [spec] = [s for s in load_specs(projects_dir()) if s.name == name]
+    instance = DagsterInstance.get()
+    defs = build_definitions([spec], default_resources(str(data_dir)))
+    keys = demo_days(spec, days, today)
+    if not keys:
+        report.line(spec.name, "ingest", f"no daily partitions in the last {days} days (start_date "
+                    f"{spec.start_date}, end_date {spec.end_date})", ok=False)
+        return 1
+    if isinstance(spec.source, LandingSource):
+        started = time.perf_counter()
+        with report.stage(spec.name, "landing", f"writing {len(keys)} sample files"):
+            paths = write_sample_landing(projects_dir() / f"{spec.name}.yaml", data_dir,
+                                         date.fromisoformat(keys[0]), len(keys))
+        report.line(spec.name, "landing", f"{len(paths)} sample files in {paths[0].parent}",
+                    time.perf_counter() - started)
+    started = time.perf_counter()
+    with report.stage(spec.name, "ingest", f"{len(keys)} days {keys[0]} .. {keys[-1]}: raw -> validated -> features"):
+        result = ingest_range(defs, spec, keys, instance, QUIET)
+    elapsed = time.perf_counter() - started
+    ok = result.success and bool(result.ingested)
+    report.line(spec.name, "ingest", ingest_summary(result, keys, _check_counts(instance, result.run_ids)),
+                elapsed, ok=ok)
+    if result.blocked:
+        report.line(spec.name, "blocked", blocked_summary(result.blocked), ok=None)
+    if not ok:
+        report.line(spec.name, "ingest", f"run(s) {', '.join(result.run_ids)} failed; open them in the UI "
+                    "(make dev) for the failing step", ok=False)
+        for step, message in _run_failures(instance, result.run_ids)[:3]:
+            report.line(spec.name, "", f"{step}: {message}", ok=False)
+        return 1
+    store_ready.wait()
+    return 0 if _train(defs, spec, instance, data_dir, report) else 1
 
 
 def _check_counts(instance, run_ids: list[str]) -> tuple[int, int]:

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pandas as pd
 from starlette.applications import Starlette
@@ -25,17 +26,22 @@ from starlette.routing import Route
 
 from mlops_assets.serving.batching import FILL_WAIT_S, Job, MicroBatcher
 from mlops_assets.serving.contract import Contract, ContractError
+from mlops_assets.serving.contract import utf8 as _utf8
 from mlops_assets.serving.metrics import ServingMetrics
 from mlops_assets.serving.models import LoadedModel, load_model
 from mlops_assets.serving.openapi import openapi_document
-from mlops_assets.serving.payloads import ClientError, invocations_input, predict_records, read_json
-from mlops_assets.serving.predlog import PredictionLog, utcnow
+from mlops_assets.serving.payloads import ClientError, predict_records, read_json
+from mlops_assets.serving import protocol
+from mlops_assets.serving.schema import FeatureError, RequestModels
+from mlops_assets.serving.predlog import LogUnavailable, PredictionLog, utcnow
 from mlops_assets.serving.routing import MODES, Router, RoutingError
 from mlops_assets.spec import ProjectSpec
 
 log = logging.getLogger(__name__)
 
-OPEN_PATHS = ("/health", "/ready", "/version", "/metrics", "/openapi.json")
+#: Longest /feedback request_id accepted (the server's own ids are 32 hex digits).
+MAX_REQUEST_ID = 256
+OPEN_PATHS = ("/health", "/ping", "/ready", "/version", "/metrics", "/openapi.json")
 ROUTE_LABELS = {"/predict", "/invocations", "/feedback", "/admin/load", "/admin/promote", "/admin/rollback",
                 "/admin/status", *OPEN_PATHS}
 
@@ -45,12 +51,14 @@ class _Server:
 
     def __init__(self, spec: ProjectSpec, log_dir: Path, token: str | None, max_body_bytes: int, max_records: int,
                  max_wait_s: float, max_batch_rows: int, flush_interval_s: float, loader: Callable[..., LoadedModel],
-                 predict_threads: int | None, fill_wait_s: float):
+                 predict_threads: int | None, fill_wait_s: float, log_options: dict | None = None):
         self.spec = spec
         self.contract = Contract(spec)
         self.router = Router()
         self.metrics = ServingMetrics()
-        self.predlog = PredictionLog(log_dir, spec.name, self.contract.columns, flush_interval_s)
+        self.predlog = PredictionLog(log_dir, spec.name, self.contract.columns, flush_interval_s,
+                                     **(log_options or {}))
+        self.metrics.watch_log(self.predlog.stats)
         self.batcher = MicroBatcher(self.contract.features, max_batch_rows=max_batch_rows, max_wait_s=max_wait_s,
                                     fill_wait_s=fill_wait_s, on_scored=self._on_scored, predict_threads=predict_threads,
                                     on_batch=self.metrics.batch_rows.observe)
@@ -63,10 +71,14 @@ class _Server:
         self._sample = None
 
     # ------------------------------------------------------------ plumbing
-    def _on_scored(self, job: Job, model: LoadedModel, role: str, pred, score) -> None:
-        request_id, at = job.tag
-        self.metrics.observe_scores(model.version, role, score)
-        self.predlog.append(request_id, at, model.version, role, job.raw, pred, score)
+    def _on_scored(self, scored: list) -> None:
+        """A batch's rows reach the log's segment file before their answers are released (the batcher waits)."""
+        try:
+            self.predlog.append_scored(scored)
+        except LogUnavailable as err:  # not acknowledged: the client may retry
+            raise ClientError(503, f"prediction log unavailable: {err}") from None
+        for _, model, role, _, score in scored:
+            self.metrics.observe_scores(model.version, role, score)
 
     def _authorize(self, request: Request) -> None:
         if self.token is None:
@@ -82,18 +94,22 @@ class _Server:
         with self.batcher.expecting() as ticket:
             body = await read_json(request, self.max_body_bytes)
             rows = to_input(body, self.max_records)  # a list of records or a frame
-            try:
-                checked = (self.contract.validate_records(rows) if isinstance(rows, list)
-                           else self.contract.validate(rows))
-            except ContractError as err:
-                raise ClientError(422, err.problems, error_count=err.total) from None
-            try:
-                route = self.router.choose()
-            except RoutingError as err:
-                raise ClientError(503, f"not ready: {err}") from None
-            job = Job(checked.raw, route.model, route.role, route.shadow, tag=(request_id, at),
-                      columns=checked.columns)
-            pred, score = await self.batcher.submit(job, ticket)
+            return await self._score_rows(rows, ticket, at, request_id)
+
+    async def _score_rows(self, rows, ticket, at, request_id: str) -> tuple:
+        """Validate raw rows (a list of records or a frame), route them and score them in a micro-batch."""
+        try:
+            checked = (self.contract.validate_records(rows) if isinstance(rows, list)
+                       else self.contract.validate(rows))
+        except ContractError as err:
+            raise ClientError(422, err.problems, error_count=err.total) from None
+        try:
+            route = self.router.choose()
+        except RoutingError as err:
+            raise ClientError(503, f"not ready: {err}") from None
+        job = Job(checked.raw, route.model, route.role, route.shadow, tag=(request_id, at),
+                  columns=checked.columns)
+        pred, score = await self.batcher.submit(job, ticket)
         return request_id, route, checked.warnings, pred, score
 
     # ------------------------------------------------------------ scoring routes
@@ -108,8 +124,49 @@ class _Server:
         return _FastJSON(body, headers=self._headers(request_id, route, warnings))
 
     async def invocations(self, request: Request) -> Response:
-        request_id, route, warnings, pred, _ = await self._score(request, invocations_input)
-        return _FastJSON({"predictions": pred.tolist()}, headers=self._headers(request_id, route, warnings))
+        """The MLflow scoring protocol (:mod:`.protocol`) with MLflow's errors; rows carry the raw fields or the
+        model's feature columns, decided by their columns and named in the ``x-input-kind`` header."""
+        try:
+            self._authorize(request)
+            at, request_id = utcnow(), uuid.uuid4().hex
+            mime = protocol.media_type(request.headers.get("content-type"))
+            with self.batcher.expecting() as ticket:
+                parsed = protocol.parse(await protocol.read_body(request, self.max_body_bytes), mime,
+                                        self.max_records)
+                kind = protocol.input_kind(parsed.columns, self.models.raw_fields, list(self.models.feature_columns))
+                if kind == "features":
+                    route, warnings, pred = await self._score_features(parsed.rows)
+                else:
+                    _, route, warnings, pred, _ = await self._score_rows(parsed.rows, ticket, at, request_id)
+        except protocol.ProtocolError as err:
+            return protocol.error_response(err)
+        except ClientError as err:
+            return _mlflow_client_error(err)
+        headers = self._headers(request_id, route, warnings)
+        headers["x-input-kind"] = kind
+        return _FastJSON({"predictions": pred.tolist()}, headers=headers)
+
+    async def _score_features(self, rows) -> tuple:
+        """Feature rows (the model signature's columns) checked by the feature model and scored as they are
+        (no micro-batch, no prediction-log row: the log keeps raw fields)."""
+        records = rows if isinstance(rows, list) else rows.to_dict(orient="records")
+        try:
+            frame, warnings = self.models.validate_features(records)
+        except FeatureError as err:
+            raise ClientError(422, err.problems, error_count=err.total) from None
+        try:
+            route = self.router.choose()
+        except RoutingError as err:
+            raise ClientError(503, f"not ready: {err}") from None
+        try:  # the values are the client's (no spec range for computed features): a failure is theirs, as in MLflow
+            pred, score = await asyncio.to_thread(route.model.predict, frame)
+            if not np.isfinite(score).all():
+                raise ValueError("the model returned a non-finite score")
+        except Exception as err:
+            raise protocol.ProtocolError("Encountered an unexpected error while evaluating the model. Verify that "
+                                         f"the input is compatible with the model for inference: {err}") from None
+        self.metrics.observe_scores(route.model.version, route.role, score)
+        return route, warnings, pred
 
     @staticmethod
     def _headers(request_id: str, route, warnings: list[str]) -> dict:
@@ -120,24 +177,33 @@ class _Server:
         return headers
 
     async def feedback(self, request: Request) -> Response:
+        """A label for row ``row`` of an answered request; 202 once it is in the log's segment file."""
         self._authorize(request)
         body = await read_json(request, self.max_body_bytes)
         if not isinstance(body, dict):
             raise ClientError(422, f"body must be a JSON object with 'request_id' and 'label', got {type(body).__name__}")
         missing = [k for k in ("request_id", "label") if k not in body]
         if missing:
-            raise ClientError(422, f"body is missing {missing}")
+            raise ClientError(422, [{"record": None, "field": k, "error": f"body is missing {missing}"} for k in missing])
         request_id, label, row = body["request_id"], body["label"], body.get("row", 0)
-        if not isinstance(request_id, str) or not request_id:
-            raise ClientError(422, "'request_id' must be a non-empty string")
-        if type(row) is not int or row < 0:
-            raise ClientError(422, f"'row' must be a non-negative integer, got {row!r}")
         target = self.spec.target.column
-        problems = self.contract.check_value(target, label)
-        if problems or label is None:
-            error = problems[0]["error"] if problems else "must not be null"
-            raise ClientError(422, [{"record": None, "field": "label", "error": f"{error} (target '{target}')"}])
-        self.predlog.append_feedback(request_id, row, float(label), utcnow())
+        problems = []
+        if not isinstance(request_id, str) or not request_id or len(request_id) > MAX_REQUEST_ID or not _utf8(request_id):
+            problems.append({"record": None, "field": "request_id",
+                             "error": f"must be a non-empty string of at most {MAX_REQUEST_ID} characters"})
+        if type(row) is not int or not 0 <= row < self.max_records:  # a request has at most max_records rows
+            problems.append({"record": None, "field": "row", "error": f"must be a non-negative integer below "
+                                                                       f"{self.max_records}, got {_short(row)}"})
+        found = self.contract.check_value(target, label)
+        if found or label is None:
+            error = found[0]["error"] if found else "must not be null"
+            problems.append({"record": None, "field": "label", "error": f"{error} (target '{target}')"})
+        if problems:
+            raise ClientError(422, problems)
+        try:
+            self.predlog.append_feedback(request_id, row, float(label), utcnow())
+        except LogUnavailable as err:
+            raise ClientError(503, f"feedback log unavailable: {err}") from None
         return JSONResponse({"status": "recorded", "request_id": request_id, "row": row}, status_code=202)
 
     # ------------------------------------------------------------ open routes
@@ -161,7 +227,14 @@ class _Server:
         return Response(self.metrics.render(), media_type=self.metrics.content_type)
 
     async def openapi(self, request: Request) -> Response:
-        return JSONResponse(openapi_document(self.contract, protected=self.token is not None))
+        if self._openapi is None:
+            self._openapi = openapi_document(self.models, protected=self.token is not None)
+        return JSONResponse(self._openapi)
+
+    async def ping(self, request: Request) -> Response:
+        """MLflow's liveness probe (``ScoringServerClient.ping``/``wait_server_ready``): 200 while the process
+        answers, like ``/health``."""
+        return JSONResponse({"status": "ok"})
 
     # ------------------------------------------------------------ admin
     def _sample_features(self):
@@ -243,6 +316,11 @@ class _Server:
             log.error("initial model %s could not be loaded: %s", uri, self.load_error)
 
 
+def _short(v: object) -> str:
+    text = repr(v) if not isinstance(v, int) or abs(v) < 10**60 else f"an integer of {len(str(abs(v)))} digits"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 class _FastJSON(JSONResponse):
     """JSONResponse rendered by orjson (scoring answers: plain str/int/float/bool/None/list/dict)."""
 
@@ -252,6 +330,19 @@ class _FastJSON(JSONResponse):
 
 def _json_error(status: int, detail: object, **extra) -> JSONResponse:
     return JSONResponse({"detail": detail, **extra}, status_code=status)
+
+
+def _mlflow_client_error(err: ClientError) -> Response:
+    """A ClientError as MLflow answers it on /invocations: contract problems are 400 INVALID_PARAMETER_VALUE,
+    listed under ``problems`` (``{record, field, error}``)."""
+    if isinstance(err.detail, list):
+        head = "; ".join(f"record {p['record']} field '{p['field']}': {p['error']}" for p in err.detail[:3])
+        return protocol.mlflow_error(400, f"Failed to enforce schema of data: {head}",
+                                     error_code="INVALID_PARAMETER_VALUE", error_class="SCHEMA_ENFORCEMENT_FAILED",
+                                     problems=err.detail, error_count=err.extra.get("error_count", len(err.detail)))
+    if err.status == 422:
+        return protocol.mlflow_error(400, str(err.detail), error_code="INVALID_PARAMETER_VALUE")
+    return protocol.mlflow_error(err.status, str(err.detail))
 
 
 class _Metered:
@@ -279,6 +370,16 @@ class _Metered:
                                          time.perf_counter() - start)
 
 
+def read_token(token_env: str | None) -> str | None:
+    """The bearer token from environment variable ``token_env``: None (no auth) when it is unset; an empty or
+    whitespace-only value is refused (it would otherwise look like auth is on while it is off)."""
+    value = os.environ.get(token_env) if token_env else None
+    if value is not None and not value.strip():
+        raise ValueError(f"environment variable {token_env} is set but empty or whitespace: set a token, or unset "
+                         f"{token_env} to serve without auth")
+    return value.strip() if value is not None else None  # headers arrive stripped: so must the token be
+
+
 def create_app(
     spec: ProjectSpec,
     log_dir: Path,
@@ -293,7 +394,9 @@ def create_app(
     max_wait_s: float = 0.0015,
     fill_wait_s: float = FILL_WAIT_S,
     max_batch_rows: int = 2048,
-    flush_interval_s: float = 1.0,
+    flush_interval_s: float = 10.0,
+    log_retention_days: int | None = 30,
+    max_pending_log_rows: int = 1_000_000,
     loader: Callable[..., LoadedModel] = load_model,
     predict_threads: int | None = 1,
 ) -> Starlette:
@@ -307,7 +410,8 @@ def create_app(
         Where the prediction and feedback logs go (see :mod:`mlops_assets.serving.predlog`).
     token_env : str or None
         Name of the environment variable holding the bearer token, read here (not at import). When it
-        is set, scoring, feedback and admin routes need ``Authorization: Bearer <token>``.
+        is set, scoring, feedback and admin routes need ``Authorization: Bearer <token>``; set but empty
+        or whitespace-only is refused (ValueError) rather than taken as "no auth".
     initial_model_uri : str or None
         Loaded in the background at startup; ``/ready`` answers 503 until it is warmed and checked.
     initial_version, initial_alias, initial_data_version : str or None
@@ -318,7 +422,13 @@ def create_app(
         Micro-batching: the most a batch waits for requests already on their way, the most it waits to
         fill up to the recent concurrency (never for a lone client), and its size cap.
     flush_interval_s : float
-        How often the prediction log is written (and always on shutdown).
+        How often the prediction log's segments are compacted into day Parquet files (and always on
+        shutdown). Rows reach a segment file before their answer is released, whatever this is.
+    log_retention_days : int or None
+        Day folders of the log older than this are deleted (None or 0 keeps them all).
+    max_pending_log_rows : int
+        Cap on logged rows not yet compacted; over it scoring and feedback answer 503 (counted in
+        ``mlops_log_dropped_rows_total``) instead of acknowledging rows the log may not keep.
     loader : callable
         ``loader(uri, project=, task=, version=, alias=, data_version=) -> LoadedModel``.
     predict_threads : int or None
@@ -338,13 +448,14 @@ def create_app(
     >>> sorted(r.path for r in app.routes)[:3]
     ['/admin/load', '/admin/promote', '/admin/rollback']
     """
-    token = (os.environ.get(token_env) or None) if token_env else None
+    token = read_token(token_env)
     server = _Server(spec, Path(log_dir), token, max_body_bytes, max_records, max_wait_s, max_batch_rows,
-                     flush_interval_s, loader, predict_threads, fill_wait_s)
+                     flush_interval_s, loader, predict_threads, fill_wait_s,
+                     {"retention_days": log_retention_days or None, "max_pending_rows": max_pending_log_rows})
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        server.predlog.start()
+        await asyncio.to_thread(server.predlog.start)  # first compacts segments a killed process left
         await server.batcher.start()
         initial = None
         if initial_model_uri:
@@ -362,21 +473,28 @@ def create_app(
         return _json_error(exc.status, exc.detail, **exc.extra)
 
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        return _json_error(exc.status_code, exc.detail, **({"path": request.url.path} if exc.status_code == 404 else {}))
+        response = _json_error(exc.status_code, exc.detail,
+                               **({"path": request.url.path} if exc.status_code == 404 else {}))
+        response.headers.update(exc.headers or {})  # 405: Allow
+        return response
 
     async def routing_error(request: Request, exc: RoutingError) -> Response:
         return _json_error(409, str(exc))
 
     async def server_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        if request.url.path == "/invocations":
+            return protocol.mlflow_error(500, f"internal error: {type(exc).__name__}")
         return _json_error(500, f"internal error: {type(exc).__name__}")
 
     s = server
+    s.models, s._openapi = RequestModels(spec, s.contract, max_records), None
     routes = [
         Route("/predict", s.predict, methods=["POST"]),
         Route("/invocations", s.invocations, methods=["POST"]),
         Route("/feedback", s.feedback, methods=["POST"]),
         Route("/health", s.health, methods=["GET"]),
+        Route("/ping", s.ping, methods=["GET"]),
         Route("/ready", s.ready, methods=["GET"]),
         Route("/version", s.version, methods=["GET"]),
         Route("/metrics", s.metrics_route, methods=["GET"]),

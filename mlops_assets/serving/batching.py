@@ -31,8 +31,12 @@ class Job:
     future: asyncio.Future | None = field(default=None, repr=False)
 
 
-#: on_scored(job, model, role, predictions, scores): runs in the worker thread after the answer is sent back.
-ScoredHook = Callable[[Job, object, str, np.ndarray, np.ndarray], None]
+#: One scored job: (job, model, role, predictions, scores).
+Scored = tuple[Job, object, str, np.ndarray, np.ndarray]
+#: on_scored(scored): runs in the worker thread once per batch with its answered jobs, BEFORE their answers are
+#: released (so a durable log can have the rows on disk first; if it raises, those jobs get the error), then
+#: once more with the shadow scores (after the answers; errors there are only logged).
+ScoredHook = Callable[[list[Scored]], None]
 
 
 def _limit_threads(n: int | None) -> None:
@@ -288,15 +292,22 @@ class MicroBatcher:
                 continue
             for j in js:
                 a, b = starts[id(j)] - lo, starts[id(j)] - lo + len(j.raw)
-                self._resolve(j.future, (pred[a:b], score[a:b]))
                 done.append((j, model, j.role, pred[a:b], score[a:b]))
-        self._shadows(ordered, feats, starts, done)
-        if self.on_scored is not None:
-            for args in done:
-                try:
-                    self.on_scored(*args)
-                except Exception:
-                    log.exception("on_scored hook failed")
+        error = None
+        if self.on_scored is not None and done:
+            try:
+                self.on_scored(done)
+            except Exception as err:  # e.g. the log cannot take the rows: answer with the error, not the rows
+                error = err
+        for j, _, _, pred, score in done:
+            self._resolve(j.future, None if error else (pred, score), error)
+        shadows: list[Scored] = []
+        self._shadows(ordered, feats, starts, shadows)
+        if self.on_scored is not None and shadows:
+            try:
+                self.on_scored(shadows)
+            except Exception:
+                log.exception("on_scored hook failed on shadow scores")
 
     def _shadows(self, jobs: list[Job], feats: pd.DataFrame, starts: dict, done: list) -> None:
         shadow_groups: dict[int, tuple[object, list[Job]]] = {}

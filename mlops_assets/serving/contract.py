@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -131,7 +132,14 @@ def check_column(name: str, col: ColumnSpec, arr: np.ndarray) -> tuple[list[dict
     if len(values) == 0:
         return problems, (None if problems else _convert(col, arr, null))
     kind = _KIND.get(values.dtype.kind) or infer_dtype(values, skipna=False)
-    if kind not in _OK_KINDS[col.dtype] or (col.dtype == "int" and values.dtype.kind not in "iu"):
+    if values.dtype.kind == "O" and kind == "integer" and col.dtype in ("int", "float"):
+        try:  # JSON ints of a records list: int64 unless one is out of its range (then looked at one by one)
+            values = values.astype("int64")
+        except OverflowError:
+            pass
+    numeric_objects = col.dtype in ("int", "float") and values.dtype.kind == "O"
+    if (kind not in _OK_KINDS[col.dtype] or (col.dtype == "int" and values.dtype.kind not in "iu")
+            or numeric_objects or (col.dtype == "str" and not all(map(utf8, values.tolist())))):
         ok = np.fromiter((_value_ok(col.dtype, v) for v in values.tolist()), bool, len(values))
         if not ok.all():
             report(np.flatnonzero(~ok), lambda v: f"must be {_EXPECTED[col.dtype]}, got {_fmt(v)}")
@@ -163,11 +171,28 @@ def _value_ok(dtype: str, v: object) -> bool:
     t = type(v)
     if dtype == "int":
         return (t is int and -(2**63) <= v < 2**63) or (t is float and v.is_integer() and abs(v) < 2**63)
-    if dtype == "float":
-        return t in (int, float)
+    if dtype == "float":  # an int must fit a float64 (JSON allows any number of digits)
+        return t is float or (t is int and -_FLOAT_MAX <= v <= _FLOAT_MAX)
     if dtype == "bool":
         return t is bool
-    return t is str
+    return t is str and utf8(v)
+
+
+#: The largest int a float64 holds (finite).
+_FLOAT_MAX = int(sys.float_info.max)
+
+
+def utf8(v: object) -> bool:
+    """``v`` is a str that encodes to UTF-8 (JSON may carry lone surrogates, which Parquet cannot store)."""
+    if type(v) is not str:
+        return False
+    if v.isascii():
+        return True
+    try:
+        v.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 #: Most records :meth:`Contract.validate_records` checks without building a frame.
@@ -189,8 +214,22 @@ def _plain_ok(col: ColumnSpec, v: object) -> bool:
     if col.dtype == "bool":
         return t is bool
     if col.dtype in ("str", "category"):
-        return t is str and (col.categories is None or v in col.categories)
+        return t is str and (v in col.categories if col.categories is not None else utf8(v))
     return False
+
+
+def _objects(values: list) -> np.ndarray:
+    """A 1-d object array of exactly these values (``np.array`` would nest lists into more dimensions)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _ignored(extra: list[str]) -> list[str]:
+    if not extra:
+        return []
+    more = f" and {len(extra) - 20} more" if len(extra) > 20 else ""
+    return [f"ignored unknown fields: {sorted(extra)[:20]}{more}"]
 
 
 class Contract:
@@ -216,46 +255,49 @@ class Contract:
 
     def validate(self, frame: pd.DataFrame) -> Validated:
         """Check request rows (one row per record, JSON-typed); raise ContractError naming record and field."""
-        if len(frame) == 0:
+        columns = {c: frame[c].to_numpy() for c in self.fields if c in frame.columns}
+        return self._validate(len(frame), columns, [str(c) for c in frame.columns if c not in self.known])
+
+    def validate_columns(self, columns: dict[str, list], n: int) -> Validated:
+        """:meth:`validate` of column lists of JSON values (``n`` rows each), without a frame: numbers of any
+        size are kept as Python objects (a frame turns a 400-digit int into an OverflowError)."""
+        arrays = {c: _objects(v) for c, v in columns.items() if c in self.columns}
+        return self._validate(n, arrays, [str(c) for c in columns if c not in self.known])
+
+    def _validate(self, n: int, columns: dict[str, np.ndarray], extra: list[str]) -> Validated:
+        if n == 0:
             raise ContractError([{"record": None, "field": None, "error": "no records: send at least one"}])
         problems: list[dict] = []
         out: dict[str, object] = {}
         for name, col in self.columns.items():
-            if name not in frame.columns:
+            if name not in columns:
                 problems.append({"record": None, "field": name, "error": "missing required field (in every record)"})
                 continue
-            found, converted = check_column(name, col, frame[name].to_numpy())
+            found, converted = check_column(name, col, columns[name])
             problems += found
             if converted is not None:
                 out[name] = converted
         if problems:
             problems.sort(key=lambda p: (-1 if p["record"] is None else p["record"], self.fields.index(p["field"])))
             raise ContractError(problems)
-        extra = [str(c) for c in frame.columns if c not in self.known]
-        warnings = []
-        if extra:
-            more = f" and {len(extra) - 20} more" if len(extra) > 20 else ""
-            warnings.append(f"ignored unknown fields: {sorted(extra)[:20]}{more}")
         # copy=False: one block per column instead of consolidating (a copy per request, for nothing)
-        return Validated(pd.DataFrame(out, index=pd.RangeIndex(len(frame)), copy=False), warnings)
+        return Validated(pd.DataFrame(out, index=pd.RangeIndex(n), copy=False), _ignored(extra))
 
     def validate_records(self, records: list[dict]) -> Validated:
-        """``validate(pd.DataFrame(records))`` for a list of JSON objects, without the frame when it can.
+        """``validate(pd.DataFrame(records))`` for a list of JSON objects, without the frame.
 
         A small batch of plain records (every required field present, of its JSON type, in range or
-        category, no nulls) is checked value by value and turned into columns directly: building and
-        checking a frame costs ~0.5 ms per single-row request. Anything else takes the frame path,
-        which gives the same result and words every error.
+        category, no nulls) is checked value by value and turned into typed columns directly: building and
+        checking a frame costs ~0.5 ms per single-row request. Anything else is checked column by column
+        over object arrays (a missing field is null), which gives the same result and words every error.
         """
         fast = self._plain(records) if len(records) <= FAST_RECORDS else None
+        extra = list(dict.fromkeys(str(k) for r in records for k in r if k not in self.known))
         if fast is None:
-            return self.validate(pd.DataFrame(records))
-        extra = sorted({str(k) for r in records for k in r if k not in self.known})
-        warnings = []
-        if extra:
-            more = f" and {len(extra) - 20} more" if len(extra) > 20 else ""
-            warnings.append(f"ignored unknown fields: {extra[:20]}{more}")
-        return Validated(pd.DataFrame(fast, index=pd.RangeIndex(len(records)), copy=False), warnings, fast)
+            present = {k for r in records for k in r}
+            columns = {c: _objects([r.get(c) for r in records]) for c in self.fields if c in present}
+            return self._validate(len(records), columns, extra)
+        return Validated(pd.DataFrame(fast, index=pd.RangeIndex(len(records)), copy=False), _ignored(extra), fast)
 
     def _plain(self, records: list[dict]) -> dict[str, np.ndarray] | None:
         out = {}
@@ -275,7 +317,7 @@ class Contract:
 
     def check_value(self, name: str, value: object) -> list[dict]:
         """Problems with one value of schema column ``name`` (used for feedback labels)."""
-        problems, _ = check_column(name, self.spec.schema_.columns[name], np.array([value], dtype=object))
+        problems, _ = check_column(name, self.spec.schema_.columns[name], _objects([value]))
         return problems
 
     def example_record(self) -> dict:

@@ -10,12 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mlops_assets.constants import TRAINING_SET_VERSION_TAG
 from mlops_assets.serving.compiled import compile_pipeline
 
 log = logging.getLogger(__name__)
-
-#: Model-version tags read as the training data version, first found wins.
-DATA_VERSION_TAGS = ("data_version", "training_data_version")
 
 
 @dataclass(frozen=True)
@@ -109,8 +107,7 @@ def _registry_meta(model_uri: str) -> tuple[str | None, str | None, str | None]:
     client = MlflowClient()
     mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, number)
     tags = dict(mv.tags or {})
-    data_version = next((tags[t] for t in DATA_VERSION_TAGS if t in tags), None)
-    return str(mv.version), alias, data_version
+    return str(mv.version), alias, tags.get(TRAINING_SET_VERSION_TAG)
 
 
 def _default_version(model_uri: str) -> str:
@@ -130,7 +127,8 @@ def load_model(
     """Load ``model_uri`` (``models:/name@alias``, ``models:/name/3``, ``runs:/id/model`` or a path).
 
     Version, alias and data version default to the registry's (for ``models:/`` URIs; the data
-    version from a ``data_version`` tag), else to a name derived from the URI; arguments win.
+    version from the ``training_set_version`` tag training writes), else to a name derived from the URI;
+    arguments win.
     """
     import mlflow.sklearn
 

@@ -1,4 +1,4 @@
-"""Request bodies: bounded JSON reading and the /predict and MLflow /invocations shapes turned into a frame."""
+"""Request bodies: bounded JSON reading and the /predict shape (MLflow's /invocations: :mod:`.protocol`)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import json
 
 import pandas as pd
 from starlette.requests import Request
-
-INVOCATION_KEYS = ("dataframe_split", "dataframe_records", "inputs")
-
 
 class ClientError(Exception):
     """A request the client must fix: answered with ``status`` and ``{"detail": detail}``."""
@@ -88,46 +85,3 @@ def predict_records(body: object, max_records: int) -> list[dict]:
 def predict_frame(body: object, max_records: int) -> pd.DataFrame:
     """``{"records": [{...}, ...]}`` -> one row per record."""
     return _frame(predict_records(body, max_records))
-
-
-def invocations_frame(body: object, max_records: int) -> pd.DataFrame:
-    """The MLflow scoring protocol: exactly one of dataframe_split, dataframe_records or inputs."""
-    return _frame(invocations_input(body, max_records))
-
-
-def invocations_input(body: object, max_records: int) -> list[dict] | pd.DataFrame:
-    """:func:`invocations_frame`, but record lists (dataframe_records, inputs as records) stay lists."""
-    if not isinstance(body, dict):
-        raise ClientError(422, f"body must be a JSON object with one of {list(INVOCATION_KEYS)}, "
-                               f"got {type(body).__name__}")
-    keys = [k for k in INVOCATION_KEYS if k in body]
-    if len(keys) != 1:
-        raise ClientError(422, f"body must have exactly one of {list(INVOCATION_KEYS)}, got fields {sorted(body)}")
-    key = keys[0]
-    data = body[key]
-    if key == "dataframe_records" or (key == "inputs" and isinstance(data, list)):
-        return _records(data, key, max_records)
-    if key == "inputs":
-        if not isinstance(data, dict):
-            raise ClientError(422, f"'inputs' must be a list of records or an object of column lists, "
-                                   f"got {type(data).__name__}")
-        bad = [c for c, v in data.items() if not isinstance(v, list)]
-        if bad:
-            raise ClientError(422, f"'inputs' columns {bad} must be lists of values")
-        lengths = {len(v) for v in data.values()}
-        if len(lengths) > 1:
-            raise ClientError(422, f"'inputs' columns have different lengths {sorted(lengths)}")
-        _check_count(lengths.pop() if lengths else 0, key, max_records)
-        return pd.DataFrame(data)
-    # dataframe_split
-    if not isinstance(data, dict) or not isinstance(data.get("columns"), list) or not isinstance(data.get("data"), list):
-        raise ClientError(422, "'dataframe_split' must be an object with a 'columns' list and a 'data' list of rows")
-    columns, rows = data["columns"], data["data"]
-    if not all(isinstance(c, str) for c in columns) or len(set(columns)) != len(columns):
-        raise ClientError(422, "'dataframe_split.columns' must be distinct strings")
-    _check_count(len(rows), "dataframe_split.data", max_records)
-    bad = next((i for i, r in enumerate(rows) if type(r) is not list or len(r) != len(columns)), None)
-    if bad is not None:
-        raise ClientError(422, [{"record": bad, "field": None,
-                                 "error": f"must be a list of {len(columns)} values (one per column)"}])
-    return pd.DataFrame(rows, columns=columns)

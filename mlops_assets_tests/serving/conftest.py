@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import requests
 
+from mlops_assets.constants import TRAINING_SET_VERSION_TAG
 from mlops_assets.features.transforms import build_features
 from mlops_assets.spec import load_spec
 
@@ -84,7 +85,8 @@ def _pipeline(kind: str):
 
 def build_registry(root: Path) -> SimpleNamespace:
     """A sqlite MLflow store under ``root`` with versions 1 (logistic regression) and 2 (gradient boosting)
-    of registered model 'churn', tagged with data versions; alias champion -> 1. Sets the tracking URI."""
+    of registered model 'churn', tagged with training-set versions (the data version); alias champion -> 1.
+    Sets the tracking URI."""
     import mlflow
     from mlflow import MlflowClient
 
@@ -106,7 +108,7 @@ def build_registry(root: Path) -> SimpleNamespace:
         pipelines[version] = pipe
     client = MlflowClient()
     for version in ("1", "2"):
-        client.set_model_version_tag("churn", version, "data_version", f"2026-01-0{version}")
+        client.set_model_version_tag("churn", version, TRAINING_SET_VERSION_TAG, f"2026-01-0{version}")
     client.set_registered_model_alias("churn", "champion", "1")
     return SimpleNamespace(uri=uri, pipelines=pipelines, spec=spec, raw=raw)
 

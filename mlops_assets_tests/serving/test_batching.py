@@ -46,7 +46,8 @@ def test_concurrent_jobs_are_coalesced_and_answers_stay_in_order():
     scored = []
 
     async def main():
-        b = MicroBatcher(lambda raw: raw, on_scored=lambda job, m, role, p, s: scored.append((job.tag, role, len(p))))
+        b = MicroBatcher(lambda raw: raw,
+                         on_scored=lambda done: scored.extend((job.tag, role, len(p)) for job, m, role, p, s in done))
         await b.start()
 
         async def one(i):
@@ -177,7 +178,8 @@ def test_shadow_scores_in_background_and_stop_drains_everything():
     scored = []
 
     async def main():
-        b = MicroBatcher(lambda raw: raw, on_scored=lambda job, m, role, p, s: scored.append((m.version, role)))
+        b = MicroBatcher(lambda raw: raw,
+                         on_scored=lambda done: scored.extend((m.version, role) for job, m, role, p, s in done))
         await b.start()
         answers = await asyncio.gather(*(b.submit(Job(frame(i), live, "live", shadow=shadow)) for i in range(6)))
         await b.stop()  # must wait for the pending shadow scoring

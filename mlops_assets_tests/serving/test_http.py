@@ -88,12 +88,17 @@ def test_malformed_bodies_are_4xx_naming_the_problem(base, case):
     ],
 )
 def test_contract_violations_are_422_with_record_and_field(base, good, change, record, field, message):
-    for path, wrap in (("/predict", lambda rs: {"records": rs}), ("/invocations", lambda rs: {"dataframe_records": rs})):
-        r = requests.post(f"{base}{path}", json=wrap(change(good)), timeout=30)
-        assert r.status_code == 422, r.text
-        problem = r.json()["detail"][0]
-        assert (problem["record"], problem["field"]) == (record, field)
-        assert message in problem["error"]
+    r = requests.post(f"{base}/predict", json={"records": change(good)}, timeout=30)
+    assert r.status_code == 422, r.text
+    problem = r.json()["detail"][0]
+    assert (problem["record"], problem["field"]) == (record, field)
+    assert message in problem["error"]
+    # /invocations answers as MLflow does: 400 INVALID_PARAMETER_VALUE, the same problems listed
+    r = requests.post(f"{base}/invocations", json={"dataframe_records": change(good)}, timeout=30)
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["error_code"] == "INVALID_PARAMETER_VALUE" and message in body["message"]
+    assert (body["problems"][0]["record"], body["problems"][0]["field"]) == (record, field)
 
 
 def test_hostile_field_names_and_huge_numbers_are_not_5xx(base, good):
@@ -123,24 +128,26 @@ def test_wrong_content_type_method_and_path(base, good):
     assert requests.post(f"{base}/nope", json={}, timeout=10).status_code == 404
 
 
-BAD_INVOCATIONS = [
-    ({"records": []}, "exactly one of"),
-    ({"dataframe_split": {"columns": ["a"], "data": [[1]]}, "dataframe_records": []}, "exactly one of"),
-    ({"dataframe_split": {"columns": ["tenure_months"], "data": [[1, 2]]}}, "must be a list of 1 values"),
-    ({"dataframe_split": {"columns": ["a", "a"], "data": [[1, 2]]}}, "distinct strings"),
-    ({"dataframe_split": [1]}, "'columns' list"),
-    ({"inputs": {"tenure_months": [1, 2], "region": ["north"]}}, "different lengths"),
-    ({"inputs": {"tenure_months": 1}}, "must be lists"),
-    ({"inputs": "x"}, "'inputs' must be"),
-    ({"dataframe_records": []}, "is empty"),
+BAD_INVOCATIONS = [  # MLflow's error codes: BAD_REQUEST for a malformed body, INVALID_PARAMETER_VALUE for data
+    ({"records": []}, "BAD_REQUEST", "exactly one of"),
+    ({"dataframe_split": {"columns": ["a"], "data": [[1]]}, "dataframe_records": []}, "BAD_REQUEST", "exactly one of"),
+    ({"dataframe_split": {"columns": ["tenure_months"], "data": [[1, 2]]}}, "BAD_REQUEST",
+     "1 columns passed, passed data had 2 columns"),
+    ({"dataframe_split": {"columns": ["a", "a"], "data": [[1, 2]]}}, "BAD_REQUEST", "must be distinct"),
+    ({"dataframe_split": [1]}, "BAD_REQUEST", "must be a dictionary"),
+    ({"inputs": {"tenure_months": [1, 2], "region": ["north"]}}, "INVALID_PARAMETER_VALUE", "are not the same"),
+    ({"inputs": {"tenure_months": 1, "region": []}}, "BAD_REQUEST", "must all be lists"),
+    ({"inputs": "x"}, "INVALID_PARAMETER_VALUE", "'inputs' must be"),
+    ({"dataframe_records": []}, "INVALID_PARAMETER_VALUE", "no rows"),
+    ({"dataframe_records": {"a": 1}}, "BAD_REQUEST", "must be a list of records"),
 ]
 
 
-@pytest.mark.parametrize("body, message", BAD_INVOCATIONS)
-def test_bad_invocations_are_422(base, body, message):
+@pytest.mark.parametrize("body, code, message", BAD_INVOCATIONS)
+def test_bad_invocations_are_mlflow_400s(base, body, code, message):
     r = requests.post(f"{base}/invocations", json=body, timeout=30)
-    assert r.status_code == 422, r.text
-    assert message in json.dumps(r.json()["detail"])
+    assert r.status_code == 400, r.text
+    assert r.json()["error_code"] == code and message in r.json()["message"]
 
 
 @pytest.mark.parametrize(
@@ -255,7 +262,10 @@ def test_bearer_token_guards_scoring_feedback_and_admin(registry, tmp_path, monk
                                        ("post", "/admin/rollback", {}), ("get", "/admin/status", None)):
                 r = requests.request(method, f"{url}{path}", json=body, headers=headers, timeout=10)
                 assert r.status_code == 401, (path, headers, r.text)
-                assert "bearer token" in r.json()["detail"]
+                error = r.json()
+                assert "bearer token" in (error["message"] if path == "/invocations" else error["detail"])
+                if path == "/invocations":
+                    assert error["error_code"] == "UNAUTHENTICATED"
         for path in ("/health", "/ready", "/metrics", "/version", "/openapi.json"):
             assert requests.get(f"{url}{path}", timeout=10).status_code == 200
         assert requests.post(f"{url}/predict", json={"records": good}, headers=ok, timeout=10).status_code == 200
