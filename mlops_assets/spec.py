@@ -35,6 +35,15 @@ class ColumnSpec(_Strict):
     unique: bool = False
     description: str = ""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _quoted_categories(cls, data: object) -> object:
+        cats = data.get("categories") if isinstance(data, dict) else None
+        if isinstance(cats, list) and any(isinstance(c, bool) for c in cats):
+            raise ValueError("categories must be strings, but YAML read unquoted yes/no/true/false/on/off among "
+                             "them as booleans: quote them, e.g. categories: [\"no\", \"yes\"]")
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> "ColumnSpec":
         if self.dtype == "category" and not self.categories:
@@ -123,6 +132,74 @@ Source = Annotated[Union[GeneratorSource, LandingSource], Field(discriminator="k
 class TargetSpec(_Strict):
     column: str
     task: Literal["classification", "regression"]
+    positive_class: bool | int | float | str | None = Field(
+        None,
+        description=(
+            "classification: the label value that is the positive class (encoded 1, scored as the probability). "
+            "Default: true for a bool target, 1 for a 0/1 int/float target; required for a str/category target "
+            "(two declared categories)"
+        ),
+    )
+
+
+def binary_classes(target: TargetSpec, column: ColumnSpec) -> tuple:
+    """(negative, positive) class of a classification target, as the feed spells them.
+
+    Raises ``ValueError`` saying what to declare when the classes are not two known values (multi-class targets
+    are not supported) or the positive class is missing, unknown or not obvious.
+
+    >>> binary_classes(TargetSpec(column="y", task="classification"), ColumnSpec(dtype="bool"))
+    (False, True)
+    >>> binary_classes(TargetSpec(column="y", task="classification", positive_class="yes"),
+    ...                ColumnSpec(dtype="category", categories=["no", "yes"]))
+    ('no', 'yes')
+    """
+    name, given, dtype = target.column, target.positive_class, column.dtype
+    where = f"target.column '{name}'"
+    if dtype == "bool":
+        if given is None:
+            return False, True
+        if type(given) is not bool:
+            raise ValueError(f"target.positive_class {given!r} is not a value of the bool {where}: use true or false")
+        return (not given), given
+    if dtype in NUMERIC_DTYPES:
+        lo, hi = column.min, column.max
+        if (lo is not None and lo not in (0, 1)) or (hi is not None and hi not in (0, 1)):
+            raise ValueError(
+                f"{where} of a classification task must hold the two classes 0 and 1 (declare min: 0, max: 1), "
+                f"but schema.columns.{name} allows [{lo}, {hi}]; multi-class targets are not supported: map the "
+                "target to two classes upstream"
+            )
+        cast = int if dtype == "int" else float
+        if given is None:
+            return cast(0), cast(1)
+        if type(given) is bool or type(given) not in (int, float) or given not in (0, 1):
+            raise ValueError(f"target.positive_class {given!r} is not a class of the 0/1 {where}: use 1 (or 0)")
+        return cast(1 - given), cast(given)
+    if dtype not in ("str", "category"):
+        raise ValueError(f"{where} has dtype '{dtype}': a classification target must be bool, int/float 0/1, "
+                         "or a str/category column with two categories")
+    classes = list(dict.fromkeys(column.categories or []))
+    if not classes:
+        raise ValueError(f"{where} is a str column without categories: declare its two classes "
+                         f"(schema.columns.{name}.categories: [...]) and which is positive (target.positive_class)")
+    if len(classes) != 2:
+        raise ValueError(
+            f"{where} has {len(classes)} classes {classes}: only binary classification is supported (two "
+            "categories); multi-class targets are not: map the target to two classes upstream"
+        )
+    if isinstance(given, bool):  # YAML reads an unquoted yes/no/true/false/on/off as a boolean
+        spelled = [c for c in classes if yaml.safe_load(c) is given]
+        if len(spelled) != 1:
+            raise ValueError(f"target.positive_class was read as the boolean {str(given).lower()} (YAML reads "
+                             f"unquoted yes/no/true/false/on/off so): quote it, one of {classes}")
+        given = spelled[0]
+    if given is None:
+        raise ValueError(f"target.positive_class is required for the {dtype} {where}: set it to the class that "
+                         f"is positive, one of {classes} (e.g. positive_class: \"{classes[1]}\")")
+    if given not in classes:
+        raise ValueError(f"target.positive_class {given!r} is not one of the classes {classes} of {where}")
+    return next(c for c in classes if c != given), given
 
 
 class DbtFeatures(_Strict):
@@ -176,7 +253,19 @@ class DeploymentSpec(_Strict):
 
 class MonitoringSpec(_Strict):
     max_model_age_days: int = 14
-    effect_size_floor: float = 0.1
+    effect_size_floor: float = Field(
+        0.1, ge=0,
+        description="a continuous feature drifts only if its distribution moved more than this many reference "
+                    "standard deviations (Wasserstein distance / std, noise removed), e.g. 0.1: a mean shift of "
+                    "0.25 sd drifts, one of 0.05 sd does not",
+    )
+    moved_mass_floor: float = Field(
+        0.04, ge=0, lt=1,
+        description="a categorical or discrete feature drifts only if more than this share of its mass moved "
+                    "(total variation distance, noise removed; unseen categories, values off the reference ones "
+                    "and new nulls count as moved), and a continuous one also if more than this share of it lies "
+                    "outside the reference range, e.g. 0.04: 10% of rows switching category drifts, 2% does not",
+    )
     persistence: tuple[int, int] = (2, 3)
     window_rows: int = Field(1000, ge=50, description="live predictions per drift window (>= ~1k keeps the floor above noise)")
     cooldown_hours: float = Field(24.0, ge=0, description="no new sensor-triggered retrain this long after one")
@@ -226,6 +315,10 @@ class ProjectSpec(_Strict):
             raise ValueError(f"target.column '{self.target.column}' is not among schema.columns ({', '.join(cols)})")
         if self.target.task == "regression" and cols[self.target.column].dtype not in NUMERIC_DTYPES:
             raise ValueError(f"target.column '{self.target.column}' of a regression task must be int or float")
+        if self.target.task == "classification":
+            binary_classes(self.target, cols[self.target.column])
+        elif self.target.positive_class is not None:
+            raise ValueError("target.positive_class applies to classification targets only: remove it")
         if isinstance(self.features, PassthroughFeatures):
             unknown = [c for c in self.features.columns if c not in cols]
             if unknown:

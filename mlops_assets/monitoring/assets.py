@@ -79,12 +79,28 @@ def drift_of_rows(spec: ProjectSpec, rows: pd.DataFrame, record: dict, alpha: fl
             counts[SCORE] = profile.features[SCORE].bin(rows["score"][same])
         else:
             profile = ReferenceProfile({k: v for k, v in profile.features.items() if k != SCORE})
-    return drift_from_counts(profile, counts, alpha, spec.monitoring.effect_size_floor)
+    m = spec.monitoring
+    return drift_from_counts(profile, counts, alpha, m.effect_size_floor, m.moved_mass_floor)
 
 
 def drift_markdown(table: pd.DataFrame) -> str:
-    cols = ["feature", "kind", "drifted", "effect_size", "p_adjusted", "psi", "distance", "n_current"]
-    return table[cols].to_markdown(index=False, floatfmt=".4g")
+    """Per feature: the effect and the floor it is compared with, the adjusted p-value, and why it did (not) drift."""
+    def pct(x: float) -> str:
+        return "" if pd.isna(x) or x == 0 else f"{x:.2%}"
+
+    shown = pd.DataFrame({
+        "feature": table["feature"],
+        "drifted": np.where(table["drifted"], "**yes**", "no"),
+        "measure": table["measure"],
+        "effect": table["effect_size"].map(lambda x: "" if pd.isna(x) else f"{x:.3f}"),
+        "floor": table["floor"].map(lambda x: f"{x:g}"),
+        "p_adjusted": table["p_adjusted"].map(lambda x: "" if pd.isna(x) else f"{x:.2g}"),
+        "why": table["reason"],
+        "off support": table["off_support"].map(pct),
+        "off-support values": table["off_support_values"].fillna(""),
+        "rows": table["n_current"],
+    })
+    return shown.to_markdown(index=False)
 
 
 def _plot_numeric(ax, ref: NumericProfile, values: pd.Series) -> None:

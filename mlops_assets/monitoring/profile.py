@@ -13,7 +13,9 @@ reference quantiles at ``n_bins`` equal-mass steps, refined by ``TAIL_STEPS`` ge
 each tail (without them the last bin of a heavy-tailed column spans most of its range and the within-bin
 interpolation overstates the Wasserstein distance by ~20%). When a column has at most ``n_bins + 1`` distinct
 values (counts, flags, labels) the edges are those values, so each bin holds exactly one reference value and the
-binned distribution *is* the empirical one (``discrete=True``).
+binned distribution *is* the empirical one (``discrete=True``); a window value of such a column that lies between
+two reference values is counted in the bin of the value below it and, apart, in ``NumericCounts.off_grid``, so the
+drift effect can count it as mass off the reference support.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ class NumericCounts:
     n_null: int = 0
     below: float = 0.0
     above: float = 0.0
+    off_grid: np.ndarray | None = None  # discrete profiles: per bin, values between two reference values
 
     @property
     def n(self) -> int:
@@ -113,6 +116,7 @@ class CategoricalCounts:
 
     counts: np.ndarray
     n_null: int = 0
+    other_values: tuple[tuple[str, int], ...] = ()  # the most frequent values counted as ``__other__``
 
     @property
     def n(self) -> int:
@@ -185,7 +189,13 @@ class NumericProfile(_BinnedColumn):
         counts[-2] -= beyond.size
         counts[-1] = beyond.size
         above = float(np.sum(beyond - hi))
-        return NumericCounts(counts=counts.astype(np.int64), n_null=n_null, below=below, above=above)
+        off_grid = None
+        if self.discrete:  # a value in range but on no reference value sits in the bin of the value below it
+            inside = np.flatnonzero((idx > 0) & (values <= hi))
+            between = inside[values[inside] != self.edges[idx[inside] - 1]]
+            off_grid = np.bincount(idx[between], minlength=counts.size).astype(np.int64)
+        return NumericCounts(counts=counts.astype(np.int64), n_null=n_null, below=below, above=above,
+                             off_grid=off_grid)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -203,15 +213,25 @@ class NumericProfile(_BinnedColumn):
         )
 
 
-def _category_counts(series: pd.Series, categories: Sequence[str]) -> tuple[np.ndarray, int]:
-    """Counts per category (values compared as strings) plus ``__other__`` last, and the null count."""
+MAX_OTHER_VALUES = 5
+
+
+def _category_counts(
+    series: pd.Series, categories: Sequence[str]
+) -> tuple[np.ndarray, int, tuple[tuple[str, int], ...]]:
+    """Counts per category (values compared as strings) plus ``__other__`` last, the null count, and the most
+    frequent values counted as ``__other__`` (value, count)."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     valid = codes >= 0
     per_unique = np.bincount(codes[valid], minlength=len(uniques))
-    lut = pd.Index(list(categories), dtype=object).get_indexer(pd.Index(uniques).astype(str))
-    lut[lut < 0] = len(categories)
+    names = pd.Index(uniques).astype(str)
+    lut = pd.Index(list(categories), dtype=object).get_indexer(names)
+    other = np.flatnonzero(lut < 0)
+    lut[other] = len(categories)
     counts = np.bincount(lut, weights=per_unique, minlength=len(categories) + 1).astype(np.int64)
-    return counts, int(codes.size - np.count_nonzero(valid))
+    top = other[np.argsort(-per_unique[other], kind="stable")[:MAX_OTHER_VALUES]]
+    others = tuple((str(names[i]), int(per_unique[i])) for i in top)
+    return counts, int(codes.size - np.count_nonzero(valid)), others
 
 
 @dataclass(frozen=True)
@@ -232,12 +252,12 @@ class CategoricalProfile(_BinnedColumn):
         if freq.empty:
             raise ValueError(f"categorical feature '{series.name}' has no non-null values in the reference data")
         categories = tuple(str(c) for c in freq.index[:max_categories] if c != OTHER)
-        counts, n_null = _category_counts(series, categories)
+        counts, n_null, _ = _category_counts(series, categories)
         return cls(name=str(series.name), categories=categories, counts=counts, n_null=n_null)
 
     def bin(self, series: pd.Series) -> CategoricalCounts:
-        counts, n_null = _category_counts(series, self.categories)
-        return CategoricalCounts(counts=counts, n_null=n_null)
+        counts, n_null, others = _category_counts(series, self.categories)
+        return CategoricalCounts(counts=counts, n_null=n_null, other_values=others)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "categories": list(self.categories),
@@ -321,6 +341,7 @@ class ReferenceProfile:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ReferenceProfile":
         if d.get("version") != PROFILE_VERSION:
-            raise ValueError(f"unsupported reference profile version {d.get('version')!r} (expected {PROFILE_VERSION})")
+            raise ValueError(f"unsupported reference profile version {d.get('version')!r} (expected {PROFILE_VERSION}): "
+                             "re-materialize the project's reference_profile asset to rebuild it")
         kinds = {"numeric": NumericProfile, "categorical": CategoricalProfile}
         return cls(features={f["name"]: kinds[f["kind"]].from_dict(f) for f in d["features"]})

@@ -143,8 +143,11 @@ def _short(obj: object, limit: int = MAX_EVIDENCE) -> str:
 def _evidence(report) -> list[dict]:
     table = report.table.sort_values("effect_size", ascending=False, na_position="last")
     rows = table[table["drifted"]] if report.drifted else table.head(3)
-    return [{"feature": r.feature, "effect_size": round(float(r.effect_size), 4), "p_adjusted": float(f"{r.p_adjusted:.3g}"),
-             "psi": round(float(r.psi), 4)} for r in rows.itertuples()][:10]
+    return [{"feature": r.feature, "measure": r.measure, "effect_size": round(float(r.effect_size), 4),
+             "floor": float(r.floor), "p_adjusted": float(f"{r.p_adjusted:.3g}"), "psi": round(float(r.psi), 4),
+             **({"off_support": round(float(r.off_support), 4), "off_support_values": r.off_support_values}
+                if r.off_support_values else {})}
+            for r in rows.itertuples()][:10]
 
 
 IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,

@@ -8,10 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import special, stats
-from scipy.spatial.distance import jensenshannon
 
 from mlops_assets.monitoring.drift import (
-    COLUMNS, DEFAULT_EFFECT_SIZE_FLOOR, benjamini_hochberg, categorical_statistics, compute_drift, js_distance,
+    COLUMNS, DEFAULT_EFFECT_SIZE_FLOOR, DEFAULT_MOVED_MASS_FLOOR, benjamini_hochberg, categorical_statistics, compute_drift, js_distance,
     numeric_statistics, psi,
 )
 from mlops_assets.monitoring.persistence import DEFAULT_PERSISTENCE, Persistence
@@ -26,6 +25,7 @@ def _numeric(ref_values, cur_values):
 
 def test_defaults_follow_the_monitoring_spec():
     assert DEFAULT_EFFECT_SIZE_FLOOR == MonitoringSpec().effect_size_floor
+    assert DEFAULT_MOVED_MASS_FLOOR == MonitoringSpec().moved_mass_floor
     assert DEFAULT_PERSISTENCE == MonitoringSpec().persistence
 
 
@@ -63,17 +63,22 @@ def test_psi_of_a_numeric_column_uses_ten_reference_deciles():
     assert row["psi"] == pytest.approx(expected, rel=1e-6)
 
 
-def test_chi2_and_js_distance_match_scipy():
+def test_categorical_moved_mass_chi2_and_unseen_categories():
     ref = pd.DataFrame({"c": ["a"] * 500 + ["b"] * 300 + ["c"] * 200})
     feat = ReferenceProfile.from_frame(ref, categorical=["c"]).features["c"]
     cur = pd.Series(["a"] * 300 + ["b"] * 300 + ["c"] * 350 + ["new"] * 50)
     row = categorical_statistics(feat, feat.bin(cur))
-    table = np.array([[500, 300, 200, 0], [300, 300, 350, 50]])
-    chi2, p_value, dof, _ = stats.chi2_contingency(table, correction=False)
-    assert (row["statistic"], row["p_value"]) == (pytest.approx(chi2), pytest.approx(p_value))
-    assert row["distance"] == pytest.approx(jensenshannon(table[0], table[1], base=2))
-    n_eff = 1000 * 1000 / 2000
-    assert row["effect_size"] == pytest.approx(np.sqrt(row["distance"] ** 2 - dof / (8 * np.log(2) * n_eff)))
+    # chi-squared over the reference's categories; the unseen category is tested on its own (off the support)
+    chi2, p_main, _, _ = stats.chi2_contingency(np.array([[500, 300, 200], [300, 300, 350]]), correction=False)
+    assert row["statistic"] == pytest.approx(chi2)
+    p_off = stats.binom.sf(50 - 1, 1 + 50, 1000 / 2000)  # Good-Turing: no singleton, so 1 unseen reference row
+    assert row["p_value"] == pytest.approx(min(1.0, 2 * min(p_main, p_off)))
+    # the moved mass: half the L1 gap, the unseen 5% included in full
+    assert row["distance"] == pytest.approx(0.5 * (0.2 + 0.0 + 0.15 + 0.05))
+    p = np.array([0.5, 0.3, 0.2])
+    noise = 0.5 * np.sqrt(2 / (np.pi * 500)) * np.sum(np.sqrt(p * (1 - p)))
+    assert row["effect_size"] == pytest.approx(0.2 - noise - 1 / 1000)
+    assert row["off_support"] == pytest.approx(0.05) and "'new' 50" in row["off_support_values"]
     assert js_distance(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == pytest.approx(1.0)
 
 
@@ -115,7 +120,7 @@ def test_report_shape_and_project_decision():
         report.drifted = False
 
 
-def test_nulls_are_left_out_and_reported():
+def test_nulls_where_the_reference_had_none_are_moved_mass():
     rng = np.random.default_rng(4)
     profile = ReferenceProfile.from_frame(pd.DataFrame({"x": rng.normal(size=10_000), "y": rng.normal(size=10_000)}),
                                           numeric=["x", "y"])
@@ -123,9 +128,31 @@ def test_nulls_are_left_out_and_reported():
     cur.loc[:999, "x"] = np.nan
     table = compute_drift(profile, cur).table.set_index("feature")
     assert table.loc["x", "null_fraction_current"] == pytest.approx(0.25) and table.loc["x", "n_current"] == 3_000
-    assert table.loc["x", "p_value"] > 0.01
-    assert np.isnan(table.loc["y", "p_value"]) and not table.loc["y", "drifted"]
-    assert table.loc["y", "null_fraction_current"] == 1.0
+    assert table.loc["x", "effect_size"] < 0.05  # the values themselves did not move
+    assert table.loc["x", "drifted"] and table.loc["x", "off_support"] == pytest.approx(0.25)
+    assert "1000 null (none in the reference)" in table.loc["x", "reason"]
+    assert table.loc["y", "drifted"] and table.loc["y", "null_fraction_current"] == 1.0
+
+
+def test_nulls_at_the_reference_rate_are_not_drift():
+    rng = np.random.default_rng(5)
+    ref, cur = rng.normal(size=10_000), rng.normal(size=4_000)
+    ref[:2_000], cur[:800] = np.nan, np.nan  # 20% in both
+    profile = ReferenceProfile.from_frame(pd.DataFrame({"x": ref}), numeric=["x"])
+    row = compute_drift(profile, pd.DataFrame({"x": cur})).table.iloc[0]
+    assert not row["drifted"] and row["off_support"] < 0.01 and row["n_current"] == 3_200  # a few beyond the range
+    assert row["reason"].startswith("not significant")
+
+
+def test_values_between_discrete_reference_values_are_moved_mass():
+    profile = ReferenceProfile.from_frame(pd.DataFrame({"k": np.tile([0, 1, 2, 3, 4], 2_000)}), numeric=["k"])
+    assert profile.features["k"].discrete
+    cur = np.tile([0.0, 1, 2, 3, 4], 400)
+    cur[:200] = 2.5  # 10% between two reference values, inside the range
+    row = compute_drift(profile, pd.DataFrame({"k": cur})).table.iloc[0]
+    assert row["measure"] == "TVD" and row["drifted"], row["reason"]
+    assert row["off_support"] == pytest.approx(0.1) and "200 between reference values" in row["off_support_values"]
+    assert row["effect_size"] > MonitoringSpec().moved_mass_floor
 
 
 def test_values_beyond_the_reference_maximum_are_seen_by_ks():
