@@ -33,3 +33,5 @@ ALERT_WEBHOOK_ENV = "MLOPS_ALERT_WEBHOOK_URL"
 # MLflow model-version tag: the fingerprint of the training set a model was fitted on (written by training,
 # read by deployment, monitoring and the model server's /version as its data version).
 TRAINING_SET_VERSION_TAG = "training_set_version"
+# MLflow run/model-version tag of a classifier: its classes [code 0, code 1] as JSON, as the feed spells them.
+LABEL_CLASSES_TAG = "label_classes"

@@ -3,6 +3,7 @@
 import json
 from datetime import datetime, timezone
 
+import numpy as np
 import pandas as pd
 from dagster import (
     AssetCheckResult,
@@ -24,6 +25,7 @@ from mlops_assets.evaluation.champion import ChampionConfig
 from mlops_assets.evaluation.gates import GateResult
 from mlops_assets.evaluation.plots import evaluation_figure, figure_markdown
 from mlops_assets.evaluation.report import GATES, EvaluationInputs, evaluate, metrics_markdown
+from mlops_assets.labels import binary_labels, encode_target
 from mlops_assets.resources.tracking import CHAMPION, MlflowTracking
 from mlops_assets.spec import ProjectSpec
 from mlops_assets.training.estimators import model_scores
@@ -103,7 +105,8 @@ def build_evaluation_report(spec: ProjectSpec) -> AssetsDefinition:
         holdout = training_set[training_set["split"] == "holdout"].reset_index(drop=True)
         if holdout.empty:
             raise Failure(f"{spec.name}/training_set has no holdout rows; check training.holdout_days and the window")
-        X, y = holdout[list(spec.features.columns)], holdout[spec.target.column].to_numpy()
+        X = holdout[list(spec.features.columns)]
+        y = np.asarray(encode_target(spec, holdout[spec.target.column]))  # classification: 0/1, positive class = 1
         tracking.activate()
         challenger = mlflow.sklearn.load_model(candidate_model["model_uri"])
         champion_version = tracking.alias_version(spec.name, CHAMPION)
@@ -121,6 +124,9 @@ def build_evaluation_report(spec: ProjectSpec) -> AssetsDefinition:
         payload = {**report.to_dict(), "challenger_version": candidate_model["version"],
                    "champion_version": champion_version, "model_uri": candidate_model["model_uri"],
                    "run_id": run_id, "evaluated_at": datetime.now(timezone.utc).isoformat()}
+        labels = binary_labels(spec)
+        if labels is not None:  # the metrics treat this class as positive (code 1)
+            payload["positive_class"] = labels.positive
         with mlflow.start_run(run_id=run_id):
             mlflow.log_metrics({f"holdout_{k}": v for k, v in report.metrics.items() if v == v})
             mlflow.log_figure(figure, "evaluation/curves.png")
@@ -135,6 +141,7 @@ def build_evaluation_report(spec: ProjectSpec) -> AssetsDefinition:
                 "challenger_version": candidate_model["version"],
                 "champion_version": champion_version or "none",
                 "primary_metric": evaluation_inputs(spec).primary,
+                **({"positive_class": str(labels.positive)} if labels is not None else {}),
                 "promotion_rule": report.promotion_rule,
                 "metrics": MetadataValue.md(metrics_markdown(report)),
                 "slices": MetadataValue.md(slices_md),

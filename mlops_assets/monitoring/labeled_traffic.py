@@ -18,6 +18,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, DataVersi
 from mlops_assets import constants as C
 from mlops_assets.data.fingerprint import frame_fingerprint
 from mlops_assets.features.transforms import build_features
+from mlops_assets.labels import binary_labels
 from mlops_assets.monitoring.logs import FEEDBACK, PREDICTIONS, day_parts, project_log_dir, read_day, read_days
 from mlops_assets.monitoring.performance import join_feedback
 from mlops_assets.partitions import monitoring_partitions
@@ -54,12 +55,13 @@ def _extra_columns(spec: ProjectSpec) -> list[str]:
 
 
 def _as_target(spec: ProjectSpec, labels: pd.Series) -> pd.Series:
-    """Feedback labels (floats in the log) in the target column's dtype."""
-    dtype = spec.schema_.columns[spec.target.column].dtype
-    if dtype == "int":
+    """Feedback labels (floats in the log) in the target column's dtype: a classifier's 0/1 codes as the classes
+    the feed spells (``"yes"``/``"no"``, true/false, 0/1), so traffic rows look like the warehouse's."""
+    classes = binary_labels(spec)
+    if classes is not None:
+        return pd.Series(classes.decode(labels.round().to_numpy()), index=labels.index)
+    if spec.schema_.columns[spec.target.column].dtype == "int":
         return labels.round().astype("int64")
-    if dtype == "bool":
-        return labels.astype(bool)
     return labels.astype("float64")
 
 

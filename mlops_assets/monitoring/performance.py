@@ -5,6 +5,10 @@ promotion). The tolerance is relative, so one setting means the same for an AUC 
 metric has decayed when ``value < baseline - tolerance * |baseline|``, a loss when
 ``value > baseline + tolerance * |baseline|``. The window's own sampling noise (an AUC on 500 labels has a standard
 error of ~0.02) is why windows need ``min_feedback`` labels and why the sensors require k-of-m persistence.
+
+A classifier's labels are the logs' 0/1 codes (the server encodes what ``/feedback`` receives, "yes"/"no" or
+true/false, with the spec's positive class as 1; :mod:`mlops_assets.labels`) and its scores the probability of the
+positive class, so the metric treats the positive class as the training and evaluation report did.
 """
 
 from __future__ import annotations

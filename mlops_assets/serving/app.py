@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mlops_assets.labels import LabelError, binary_labels
 from mlops_assets.serving.batching import FILL_WAIT_S, Job, MicroBatcher
 from mlops_assets.serving.contract import Contract, ContractError
 from mlops_assets.serving.contract import utf8 as _utf8
@@ -53,6 +54,7 @@ class _Server:
                  max_wait_s: float, max_batch_rows: int, flush_interval_s: float, loader: Callable[..., LoadedModel],
                  predict_threads: int | None, fill_wait_s: float, log_options: dict | None = None):
         self.spec = spec
+        self.labels = binary_labels(spec)  # a classifier's classes: codes 0/1 <-> labels as the feed spells them
         self.contract = Contract(spec)
         self.router = Router()
         self.metrics = ServingMetrics()
@@ -116,7 +118,10 @@ class _Server:
     async def predict(self, request: Request) -> Response:
         request_id, route, warnings, pred, score = await self._score(request, predict_records)
         if route.model.task == "classification":
-            rows = [{"prediction": p, "probability": s} for p, s in zip(pred.tolist(), score.tolist())]
+            # The model predicts codes (positive class = 1): answer the label as the feed spells it, and the
+            # probability of the positive class.
+            labels = self.labels.decode(pred).tolist() if self.labels is not None else pred.tolist()
+            rows = [{"prediction": p, "probability": s} for p, s in zip(labels, score.tolist())]
         else:
             rows = [{"prediction": p} for p in pred.tolist()]
         body = {"request_id": request_id, "model_version": route.model.version, "role": route.role,
@@ -144,6 +149,9 @@ class _Server:
             return _mlflow_client_error(err)
         headers = self._headers(request_id, route, warnings)
         headers["x-input-kind"] = kind
+        # What the logged model's pyfunc returns (as `mlflow models serve` would): a classifier's class codes 0/1,
+        # 1 = the spec's positive class (it is fitted on codes, mlops_assets.labels), not the feed's spelling;
+        # /predict answers the labels ("yes"/"no", true/false) and the probability of the positive class.
         return _FastJSON({"predictions": pred.tolist()}, headers=headers)
 
     async def _score_features(self, rows) -> tuple:
@@ -195,9 +203,15 @@ class _Server:
             problems.append({"record": None, "field": "row", "error": f"must be a non-negative integer below "
                                                                        f"{self.max_records}, got {_short(row)}"})
         found = self.contract.check_value(target, label)
+        allowed = f"; one of {self.labels.allowed}" if self.labels is not None else ""
         if found or label is None:
             error = found[0]["error"] if found else "must not be null"
-            problems.append({"record": None, "field": "label", "error": f"{error} (target '{target}')"})
+            problems.append({"record": None, "field": "label", "error": f"{error} (target '{target}'{allowed})"})
+        elif self.labels is not None:
+            try:  # the log keeps a classifier's label as its code: 1 = the positive class
+                label = self.labels.parse(label)
+            except LabelError as err:
+                problems.append({"record": None, "field": "label", "error": str(err)})
         if problems:
             raise ClientError(422, problems)
         try:

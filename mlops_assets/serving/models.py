@@ -33,8 +33,9 @@ class ModelInfo:
 class LoadedModel:
     """A fitted sklearn estimator (usually a Pipeline over the feature columns) and its metadata.
 
-    ``predict`` returns the predicted value per row and a score: for classification the
-    probability of the positive class (label 1, else the last class), for regression the prediction.
+    ``predict`` returns the predicted value per row and a score: for classification the predicted class code
+    and the probability of the positive class (class 1: training fits classifiers on 0/1 codes, positive = 1,
+    see :mod:`mlops_assets.labels`; else the last class), for regression the prediction.
 
     A ``Pipeline([ColumnTransformer, estimator])`` of common transformers is run through a numpy
     version of its preprocessing (:mod:`mlops_assets.serving.compiled`) once :meth:`check` has seen it

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 import pandas as pd
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
+from mlops_assets.labels import binary_labels
 from mlops_assets.spec import ColumnSpec, DbtFeatures, ProjectSpec
 
 INT64 = (-(2**63), 2**63 - 1)
@@ -203,14 +204,21 @@ class RequestModels:
             mode=(Literal["blue_green", "canary", "shadow"], "blue_green"),
             weight=(Optional[Annotated[float, Field(ge=0, le=1)]], None),
             version=(Optional[str], None), alias=(Optional[str], None), data_version=(Optional[str], None))
-        pred: Any = float if spec.target.task == "regression" else Union[int, float, str, bool]
+        labels = binary_labels(spec)
+        # /predict answers a classifier's label as the feed spells it; /invocations what the logged model's pyfunc
+        # returns, its class code (1 = the positive class; see mlops_assets.labels).
+        pred: Any = float if labels is None else Annotated[Literal[labels.classes], Field(  # type: ignore[valid-type]
+            description=f"the predicted class of target '{labels.column}' (positive: {labels.positive!r})")]
+        code: Any = float if labels is None else Annotated[Literal[0, 1], Field(
+            description=f"the predicted class code: 1 = {labels.positive!r}, 0 = {labels.negative!r}")]
         item = create_model("Prediction", prediction=(pred, ...),
-                            **({"probability": (float, ...)} if spec.target.task == "classification" else {}))
+                            **({"probability": (float, Field(description="the probability of the positive class"))}
+                               if labels is not None else {}))
         self.predict_response = create_model(
             "PredictResponse", __config__=ConfigDict(extra="allow"), request_id=(str, ...), model_version=(str, ...),
             role=(str, ...), predictions=(list[item], ...), warnings=(list[str], ...))  # type: ignore[valid-type]
         self.invocations_response = create_model(
-            "InvocationsResponse", __config__=ConfigDict(extra="allow"), predictions=(list[pred], ...),
+            "InvocationsResponse", __config__=ConfigDict(extra="allow"), predictions=(list[code], ...),
             __doc__="MLflow's answer: one prediction per row")
         self.mlflow_error = MlflowError
         self.error = Error

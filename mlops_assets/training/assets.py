@@ -26,6 +26,7 @@ from pydantic import Field
 from mlops_assets import __version__
 from mlops_assets import constants as C
 from mlops_assets.data.fingerprint import frame_fingerprint
+from mlops_assets.labels import LabelError, binary_labels, encode_target
 from mlops_assets.resources.storage import DataDirectory, asset_path
 from mlops_assets.resources.tracking import CHALLENGER, SKOPS_TRUSTED_TYPES, MlflowTracking, model_pip_requirements
 from mlops_assets.spec import ProjectSpec
@@ -139,13 +140,20 @@ def load_training_inputs(spec: ProjectSpec, instance, root, as_of: str | None) -
 
 
 def _balance(spec: ProjectSpec, frame: pd.DataFrame) -> dict:
-    if spec.target.task != "classification":
+    """The share of the positive class per split (classification), from the 0/1 codes of the labels."""
+    labels = binary_labels(spec)
+    if labels is None:
         return {}
-    target = frame[spec.target.column]
-    if not pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target):
-        return {}
-    rates = target.astype(float).groupby(frame["split"]).mean()
-    return {f"positive_rate_{k}": round(float(v), 4) for k, v in rates.items()}
+    try:
+        codes = labels.encode(frame[spec.target.column])
+    except LabelError as err:
+        raise Failure(
+            f"{spec.name}/training_set: {err}. Fix those rows in the feed (or schema.columns.{spec.target.column} "
+            "and target.positive_class in the spec), re-ingest the days and re-materialize the training set."
+        ) from None
+    rates = pd.Series(codes, dtype=float).groupby(frame["split"].to_numpy()).mean()
+    return {"positive_class": str(labels.positive),
+            **{f"positive_rate_{k}": round(float(v), 4) for k, v in rates.items()}}
 
 
 def window_of(spec: ProjectSpec, training_set: pd.DataFrame) -> dict[str, str]:
@@ -247,11 +255,12 @@ def _git_sha() -> str:
 
 
 def fit_candidate(spec: ProjectSpec, train: pd.DataFrame, estimator: str, params: dict, seed: int):
-    """Fit the spec's pipeline on the train rows (pure apart from sklearn)."""
+    """Fit the spec's pipeline on the train rows (pure apart from sklearn); a classifier on the 0/1 codes of the
+    labels (:mod:`mlops_assets.labels`), so its class 1 is the spec's positive class whatever the feed's spelling."""
     X = train[list(spec.features.columns)]
     numeric, categorical = split_columns(X, list(spec.features.columns))
     pipeline = build_pipeline(spec.target.task, estimator, params, seed, numeric, categorical)
-    return pipeline.fit(X, train[spec.target.column])
+    return pipeline.fit(X, encode_target(spec, train[spec.target.column]))
 
 
 def build_candidate_model(spec: ProjectSpec) -> AssetsDefinition:
@@ -286,6 +295,9 @@ def build_candidate_model(spec: ProjectSpec) -> AssetsDefinition:
             "code_version": f"{__version__}+{_git_sha()}",
             **window,
         }
+        labels = binary_labels(spec)
+        if labels is not None:  # what the model's class codes 0/1 stand for
+            tags[C.LABEL_CLASSES_TAG] = labels.allowed
         tracking.activate()
         with tracking.start_run(spec.name, run_name=f"{spec.name}-{estimator}", tags=tags) as run:
             mlflow.log_params({"estimator": estimator, "seed": seed, **{f"param_{k}": v for k, v in params.items()}})
@@ -295,7 +307,8 @@ def build_candidate_model(spec: ProjectSpec) -> AssetsDefinition:
             except EstimatorError as err:
                 raise Failure(f"{spec.name}: {err}. Fix training.estimator/params in the spec or the run config.") from err
             X = train[list(spec.features.columns)]
-            train_metrics = compute_metrics(spec.target.task, train[spec.target.column], model_scores(pipeline, spec.target.task, X))
+            y = encode_target(spec, train[spec.target.column])
+            train_metrics = compute_metrics(spec.target.task, y, model_scores(pipeline, spec.target.task, X))
             mlflow.log_metrics({f"train_{k}": v for k, v in train_metrics.items() if v == v})
             example = holdout[list(spec.features.columns)].head(5) if len(holdout) else X.head(5)
             signature = infer_signature(example, pipeline.predict(example))
