@@ -66,6 +66,61 @@ def _stop_servers() -> int:
     return 0
 
 
+def _split_csv(spec_path: Path, csv: Path, force: bool) -> int:
+    """`mlops-assets landing --from FILE.csv`: the CSV's rows as the project's daily landing files."""
+    from mlops_assets import spec_init
+    from mlops_assets.spec import LandingSource, load_spec
+
+    spec = load_spec(spec_path)
+    if not isinstance(spec.source, LandingSource):
+        raise SystemExit(f"{spec_path}: project '{spec.name}' is not fed from a landing directory")
+    try:
+        paths = spec_init.split_landing(spec_init.read_csv_text(csv), spec, _data_dir() / spec.source.directory, force)
+    except spec_init.InitError as err:
+        print(f"mlops-assets landing: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(paths)} landing files ({paths[0].name} .. {paths[-1].name}) from {csv} to {paths[0].parent}")
+    return 0
+
+
+def _init_project(args: argparse.Namespace) -> int:
+    """`mlops-assets init`: infer, write and load the spec; optionally split the CSV into landing files."""
+    from mlops_assets import spec_init
+
+    try:
+        frame = spec_init.read_csv_text(args.csv)
+        data, notes = spec_init.infer_spec(frame, args.name, args.target, args.task, id_column=args.id_column,
+                                           event_time_column=args.event_time_column, source_file=args.csv.name)
+        if args.projects_dir is None:
+            from mlops_assets.definitions import projects_dir
+
+            args.projects_dir = projects_dir()
+        path = spec_init.write_spec(data, notes, args.projects_dir, force=args.force)
+        from mlops_assets.spec import load_spec
+
+        spec = load_spec(path)
+        landing = _data_dir() / spec.source.directory
+        written = spec_init.split_landing(frame, spec, landing, force=args.force) if args.split_landing else []
+    except spec_init.InitError as err:
+        print(f"mlops-assets init: {err}", file=sys.stderr)
+        return 2
+    days = spec_init.landing_days(frame, spec.schema_.event_time_column)
+    print(f"wrote {path} ({len(spec.schema_.columns)} columns, {len(spec.features.columns)} features, "
+          f"{spec.target.task} of '{spec.target.column}'); it loads and validates.")
+    print("\nReview and decide:")
+    print("\n".join(f"  - {n}" for n in notes))
+    template = spec.source.filename_template
+    print(f"\nDaily files: drop one file a day, named {template!r}, into {landing}")
+    if written:
+        print(f"  wrote {len(written)} landing files ({days[0]} .. {days[-1]}) from {args.csv} there.")
+    else:
+        print(f"  to write {args.csv}'s rows there, one file per event-time day: "
+              f"mlops-assets landing --spec {path} --from {args.csv}")
+    print(f"\nRun it: make dev, then backfill {spec.name}__ingest over {days[0]} .. {days[-1]} and run "
+          f"{spec.name}__train.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,14 +129,32 @@ def main(argv: list[str] | None = None) -> int:
     landing.add_argument("--start", type=date.fromisoformat, default=None,
                          help="first day (default: the --days days ending yesterday, UTC)")
     landing.add_argument("--days", type=_positive_int, default=28)
+    landing.add_argument("--from", dest="csv", type=Path, default=None,
+                         help="split this CSV into the daily files (by event-time day) instead of generating samples")
+    landing.add_argument("--force", action="store_true", help="with --from: overwrite existing landing files")
     demo = sub.add_parser("demo", help="materialize every project end to end on embedded defaults")
     demo.add_argument("--days", type=_positive_int, default=21,
                       help="daily partitions to ingest per project: the N days ending yesterday (UTC)")
     demo.add_argument("--verbose", action="store_true",
                       help="print Dagster's, dbt's and MLflow's output to the terminal instead of a log file")
     sub.add_parser("stop", help="stop every project's local model server (flushes its prediction log)")
+    init = sub.add_parser("init", help="infer a new landing-fed project spec (projects/NAME.yaml) from a sample CSV")
+    init.add_argument("name", help="project name: lower-case letters, digits, underscores")
+    init.add_argument("--from", dest="csv", type=Path, required=True, help="the sample CSV (a header row)")
+    init.add_argument("--target", required=True, help="the column the model predicts")
+    init.add_argument("--task", choices=["classification", "regression"], default=None,
+                      help="default: classification for a target with two values or of strings, else regression")
+    init.add_argument("--id-column", default=None, help="default: the unique column named id, *_id, uuid or *_key")
+    init.add_argument("--event-time-column", default=None,
+                      help="default: the ISO 8601 datetime column named most like event/timestamp/time/date")
+    init.add_argument("--split-landing", action="store_true",
+                      help="also write the CSV's rows as daily landing files (by event-time day) under MLOPS_DATA_DIR")
+    init.add_argument("--projects-dir", type=Path, default=None, help="default: MLOPS_PROJECTS_DIR or ./projects")
+    init.add_argument("--force", action="store_true", help="overwrite an existing spec (and landing files)")
     args = parser.parse_args(argv)
 
+    if args.command == "landing" and args.csv is not None:
+        return _split_csv(args.spec, args.csv, args.force)
     if args.command == "landing":
         start = args.start or recent_days(args.days)[0]
         paths = write_sample_landing(args.spec, _data_dir(), start, args.days)
@@ -89,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "stop":
         return _stop_servers()
+    if args.command == "init":
+        return _init_project(args)
     from mlops_assets.demo import run_demo
 
     return run_demo(_data_dir(), days=args.days, verbose=args.verbose)

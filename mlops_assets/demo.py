@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO
+from typing import IO, get_args
 
 #: Dagster's console logger at WARNING: a run's full event log is in the instance (the UI shows it).
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -330,7 +330,7 @@ def _project(report, name: str, data_dir: Path, days: int, today: date | None, s
 
     from mlops_assets.definitions import build_definitions, default_resources, projects_dir
     from mlops_assets.ingestion import ingest_range
-    from mlops_assets.spec import LandingSource, load_specs
+    from mlops_assets.spec import GeneratorSource, LandingSource, load_specs
 
     # Dagster's beta notices and MLflow's schema hints are noise here (in the log file too).
     warnings.filterwarnings("ignore", category=BetaWarning)
@@ -343,6 +343,12 @@ def _project(report, name: str, data_dir: Path, days: int, today: date | None, s
         report.line(spec.name, "ingest", f"no daily partitions in the last {days} days (start_date "
                     f"{spec.start_date}, end_date {spec.end_date})", ok=False)
         return 1
+    if isinstance(spec.source, LandingSource) and spec.name not in get_args(GeneratorSource.model_fields["generator"].annotation):
+        # e.g. a project made by `mlops-assets init` from the user's CSV: there is no sample feed to invent
+        report.line(spec.name, "landing", f"skipped: no sample generator named '{spec.name}' writes its landing "
+                    f"files; backfill {spec.name}__ingest over the days of its own landing files, then run "
+                    f"{spec.name}__train", ok=None)
+        return 0
     if isinstance(spec.source, LandingSource):
         started = time.perf_counter()
         with report.stage(spec.name, "landing", f"writing {len(keys)} sample files"):
