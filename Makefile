@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # Alerts (drift, failed checks and runs, freshness) are POSTed here as JSON; empty: they go to the Dagster log.
 export MLOPS_ALERT_WEBHOOK_URL ?=
 
-.PHONY: install home services demo test dev validate landing bench mlflow-ui stop clean
+.PHONY: install home services browser demo test dev validate landing bench mlflow-ui stop clean
 
 $(BIN)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,12 @@ services:
 		for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
 	fi
 
-test: install services
+# The browser tests (mlops_assets_tests/browser/) drive Debian's Chromium: install it when missing; fail if it cannot be.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+	@test -x /usr/bin/chromium || { echo "Chromium could not be installed: the browser tests need /usr/bin/chromium" >&2; exit 1; }
+
+test: install services browser
 	$(BIN)/python -m pytest
 
 dev: install home
@@ -47,6 +52,7 @@ mlflow-ui: install
 	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port 5000
 
 validate: install home
+	$(BIN)/mlops-assets check
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
 landing: install

@@ -83,6 +83,30 @@ def _split_csv(spec_path: Path, csv: Path, force: bool) -> int:
     return 0
 
 
+def _check_specs(paths: list[Path]) -> int:
+    """`mlops-assets check`: load every spec, print each problem as `file:line: field '...': message`."""
+    from mlops_assets.spec import SpecError, load_spec
+
+    if not paths:
+        from mlops_assets.definitions import projects_dir
+
+        paths = [projects_dir()]
+    files = [f for p in paths for f in (sorted(p.glob("*.yaml")) if p.is_dir() else [p])]
+    if not files:
+        print(f"mlops-assets check: no *.yaml specs in {', '.join(map(str, paths))}", file=sys.stderr)
+        return 2
+    bad = 0
+    for file in files:
+        try:
+            load_spec(file)
+        except SpecError as err:
+            bad += 1
+            lines = str(err).splitlines()
+            print("\n".join(line.strip() for line in (lines[1:] or lines)), file=sys.stderr)
+    print(f"{len(files) - bad} of {len(files)} spec(s) valid" + (f"; fix the {bad} above" if bad else ""))
+    return 1 if bad else 0
+
+
 def _init_project(args: argparse.Namespace) -> int:
     """`mlops-assets init`: infer, write and load the spec; optionally split the CSV into landing files."""
     from mlops_assets import spec_init
@@ -138,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--verbose", action="store_true",
                       help="print Dagster's, dbt's and MLflow's output to the terminal instead of a log file")
     sub.add_parser("stop", help="stop every project's local model server (flushes its prediction log)")
+    check = sub.add_parser("check", help="validate project specs; print each problem as file:line: field: message")
+    check.add_argument("paths", nargs="*", type=Path, help="spec files or directories (default: the projects dir)")
     init = sub.add_parser("init", help="infer a new landing-fed project spec (projects/NAME.yaml) from a sample CSV")
     init.add_argument("name", help="project name: lower-case letters, digits, underscores")
     init.add_argument("--from", dest="csv", type=Path, required=True, help="the sample CSV (a header row)")
@@ -164,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         return _stop_servers()
     if args.command == "init":
         return _init_project(args)
+    if args.command == "check":
+        return _check_specs(args.paths)
     from mlops_assets.demo import run_demo
 
     return run_demo(_data_dir(), days=args.days, verbose=args.verbose)

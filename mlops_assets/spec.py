@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -338,6 +339,37 @@ class ProjectSpec(_Strict):
                         raise ValueError(f"source.drift[{i}].category_mix: '{col}' is not a category column")
         return self
 
+    @model_validator(mode="after")
+    def _known_names(self) -> "ProjectSpec":
+        """Names that would otherwise fail only when a run reaches them: the estimator and its parameters (against
+        the estimator's own constructor, from a table a test keeps equal to scikit-learn's), and metric names."""
+        from mlops_assets.evaluation.metrics import METRICS
+        from mlops_assets.training.estimator_params import PARAMS
+        from mlops_assets.training.estimators import ESTIMATORS
+
+        task, training = self.target.task, self.training
+        for_task = sorted(n for n, by_task in ESTIMATORS.items() if task in by_task)
+        by_task = ESTIMATORS.get(training.estimator)
+        if by_task is None or task not in by_task:
+            what = "unknown estimator" if by_task is None else f"estimator that does not support {task}:"
+            raise ValueError(f"training.estimator: {what} '{training.estimator}'; for {task} choose one of {for_task}")
+        allowed = PARAMS[by_task[task]]
+        for name in training.params:
+            if name not in allowed:
+                close = difflib.get_close_matches(name, allowed, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise ValueError(f"training.params.{name}: not a parameter of {by_task[task].rpartition('.')[2]} "
+                                 f"(estimator '{training.estimator}'); {hint}its parameters: {', '.join(allowed)}")
+        known = sorted(n for n, m in METRICS.items() if m.task == task)
+        evaluation = self.evaluation
+        if evaluation.primary_metric is not None and evaluation.primary_metric not in known:
+            raise ValueError(f"evaluation.primary_metric: unknown {task} metric '{evaluation.primary_metric}'; "
+                             f"choose one of {known}")
+        for name in evaluation.thresholds:
+            if name not in known:
+                raise ValueError(f"evaluation.thresholds.{name}: unknown {task} metric '{name}'; choose one of {known}")
+        return self
+
     @property
     def schema(self) -> SchemaSpec:  # type: ignore[override]
         return self.schema_
@@ -349,40 +381,92 @@ class ProjectSpec(_Strict):
 
 
 # ---------------------------------------------------------------- loading
-def _format_error(path: Path, err: ValidationError) -> str:
-    lines = [f"Invalid model-project spec {path}:"]
+#: a cross-field message that starts with the dotted path of the field it concerns ("training.params.foo: ...")
+_LEADING_FIELD = re.compile(r"^((?:%s)(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*):?\s")
+
+
+def yaml_lines(text: str) -> dict[tuple[str, ...], int]:
+    """1-based line of every mapping key and sequence item in a YAML document, by its path of keys/indexes."""
+    lines: dict[tuple[str, ...], int] = {}
+
+    def walk(node, path: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                here = (*path, str(key.value))
+                lines[here] = key.start_mark.line + 1
+                walk(value, here)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines[(*path, str(i))] = item.start_mark.line + 1
+                walk(item, (*path, str(i)))
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return lines
+    if root is not None:
+        lines[()] = root.start_mark.line + 1
+        walk(root, ())
+    return lines
+
+
+def _line_of(field: str, lines: dict[tuple[str, ...], int]) -> int | None:
+    """The line of `field` (dotted, [i] or .i for items), else of its nearest ancestor present in the file."""
+    parts = tuple(p for p in re.split(r"[.\[\]]+", field) if p)
+    while parts:
+        if parts in lines:
+            return lines[parts]
+        parts = parts[:-1]
+    return None
+
+
+def _format_error(path: Path, err: ValidationError, lines: dict[tuple[str, ...], int]) -> str:
+    leading = _LEADING_FIELD.pattern % "|".join(
+        re.escape(f.alias or n) for n, f in ProjectSpec.model_fields.items())
+    out = [f"Invalid model-project spec {path}:"]
     for e in err.errors():
         field = ".".join(str(p) for p in e["loc"] if not str(p).startswith(("function-after", "tagged-union")))
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling against the spec reference in README.md)"
-        lines.append(f"  field '{field or '<root>'}': {msg}")
-    return "\n".join(lines)
+        if not field and (m := re.match(leading, msg)):  # a cross-field check that names its field
+            field, msg = m.group(1), msg[m.end():]
+        # the YAML source of the value (a discriminated source's tag is not in the file)
+        # the discriminated source's tag (source.generator.rows_per_day) is not a key of the file
+        in_file = re.sub(r"^source\.(generator|landing)(?=\.|$)", "source", field)
+        line = _line_of(in_file, lines) if field else lines.get(())
+        where = f"{path}:{line}" if line else str(path)
+        out.append(f"  {where}: field '{field or '<root>'}': {msg}")
+    return "\n".join(out)
 
 
-def parse_spec(data: object, path: Path | str = "<memory>") -> ProjectSpec:
-    """Validate an already-parsed YAML mapping; raise SpecError naming `path` and the field."""
+def parse_spec(data: object, path: Path | str = "<memory>", lines: dict[tuple[str, ...], int] | None = None) -> ProjectSpec:
+    """Validate an already-parsed YAML mapping; raise SpecError naming `path`, the line (when `lines` has it:
+    see `yaml_lines`) and the field."""
     path = Path(path)
     if not isinstance(data, dict):
         raise SpecError(f"Invalid model-project spec {path}: the top level must be a mapping of fields")
     try:
         return ProjectSpec.model_validate(data)
     except ValidationError as err:
-        raise SpecError(_format_error(path, err)) from None
+        raise SpecError(_format_error(path, err, lines or {})) from None
 
 
 def load_spec(path: Path | str) -> ProjectSpec:
     """Load and validate one spec file."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text()
+        data = yaml.safe_load(text)
     except OSError as err:
         raise SpecError(f"Cannot read model-project spec {path}: {err.strerror}") from None
     except yaml.YAMLError as err:
         raise SpecError(f"Invalid YAML in model-project spec {path}: {err}") from None
-    spec = parse_spec(data, path)
+    lines = yaml_lines(text)
+    spec = parse_spec(data, path, lines)
     if spec.name != path.stem:
-        raise SpecError(f"Invalid model-project spec {path}: field 'name': '{spec.name}' must match the file name")
+        raise SpecError(f"Invalid model-project spec {path}:\n  {path}:{lines.get(('name',), 1)}: field 'name': "
+                        f"'{spec.name}' must match the file name")
     return spec
 
 

@@ -36,7 +36,7 @@ def _mutate(data: dict, path: list, value) -> dict:
         (["schema", "columns", "tenure_months", "colour"], "red", "schema.columns.tenure_months.colour", "unknown field"),
         (["trainnig"], {}, "trainnig", "unknown field"),
         (["schema", "columns", "tenure_months", "dtype"], "integer", "schema.columns.tenure_months.dtype", "'int'"),
-        (["target", "column"], "churnd", "<root>", "target.column 'churnd' is not among schema.columns"),
+        (["target", "column"], "churnd", "target.column", "'churnd' is not among schema.columns"),
         (["schema", "id_column"], "nope", "schema", "id_column 'nope'"),
         (["schema", "columns", "contract", "categories"], None, "schema.columns.contract", "categories"),
         (["source", "rows_per_day"], -5, "source.generator.rows_per_day", "greater than or equal to 0"),
