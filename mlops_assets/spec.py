@@ -18,6 +18,10 @@ NUMERIC_DTYPES = ("int", "float")
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
+#: the prediction log's own columns (mlops_assets.serving.predlog): no model input may be named like one
+PREDICTION_LOG_COLUMNS = ("request_id", "row", "time", "project", "model_version", "role", "prediction", "score")
+
+
 class SpecError(ValueError):
     """A project spec that cannot be loaded; the message names the file and the field."""
 
@@ -321,6 +325,11 @@ class ProjectSpec(_Strict):
         elif self.target.positive_class is not None:
             raise ValueError("target.positive_class applies to classification targets only: remove it")
         if isinstance(self.features, PassthroughFeatures):
+            reserved = [c for c in self.features.columns if c in PREDICTION_LOG_COLUMNS]
+            if reserved:
+                raise ValueError(f"features.columns: {reserved} are named like the prediction log's own columns "
+                                 f"{list(PREDICTION_LOG_COLUMNS)}, so the model could not be served: rename them "
+                                 "in the feed (and schema.columns), or leave them out of features.columns")
             unknown = [c for c in self.features.columns if c not in cols]
             if unknown:
                 raise ValueError(f"features.columns {unknown} are not among schema.columns")

@@ -304,7 +304,7 @@ def infer_spec(
     >>> spec["schema"]["columns"]["x"], spec["target"], spec["features"]["columns"]
     ({'dtype': 'float', 'min': 0.5, 'max': 4.5, 'nullable': True}, {'column': 'y', 'task': 'classification'}, ['x'])
     """
-    from mlops_assets.spec import NAME_PATTERN
+    from mlops_assets.spec import NAME_PATTERN, PREDICTION_LOG_COLUMNS
 
     if not re.match(NAME_PATTERN, name):
         suggestion = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_")
@@ -357,6 +357,9 @@ def infer_spec(
                 skipped_text.append(name_)
             elif spec["dtype"] == "datetime":
                 skipped_times.append(name_)
+            elif name_ in PREDICTION_LOG_COLUMNS:
+                notes.append(f"{name_}: left out of the features, its name is one of the prediction log's own "
+                             "columns; rename it in the CSV and the daily files to use it as an input.")
             else:
                 features.append(name_)
         if col.values.isna().any() and name_ == target:

@@ -57,6 +57,18 @@ def test_a_late_error_fails_at_load_with_file_line_field_and_hint(tmp_path, old,
     assert "<root>" not in message
 
 
+def test_a_feature_named_like_a_prediction_log_column_is_refused_at_load():
+    from mlops_assets.spec import parse_spec
+    from mlops_assets_tests.conftest import spec_dict
+
+    data = spec_dict("housing")
+    assert data["features"]["kind"] == "passthrough"
+    data["schema"]["columns"]["score"] = {"dtype": "float", "nullable": True}
+    data["features"]["columns"] = [*data["features"]["columns"], "score"]
+    with pytest.raises(SpecError, match=r"field 'features.columns': \['score'\] are named like the prediction log"):
+        parse_spec(data)
+
+
 def test_a_positive_class_that_is_no_class_is_named(tmp_path):
     file, line = _edited(tmp_path, "  column: churned", "  column: churned\n  positive_class: 2")
     with pytest.raises(SpecError, match=rf"churn.yaml:{line + 1}: field 'target.positive_class': 2 is not a class of the 0/1"):

@@ -260,7 +260,9 @@ def test_init_writes_a_spec_whose_project_runs_from_ingestion_to_champion(tmp_pa
     [spec] = load_specs(projects_dir())  # the definitions' projects directory
     assert spec.name == "accounts" and spec.target.task == "classification"
     assert spec.schema_.id_column == "account_id" and spec.schema_.event_time_column == "event_ts"
-    assert spec.features.columns == ["usage_gb", "plan", "support_calls", "tenure_months", "score"]
+    # "score" is the prediction log's own column: declared, but no input (else the model could not be served)
+    assert spec.features.columns == ["usage_gb", "plan", "support_calls", "tenure_months"]
+    assert "score" in spec.schema_.columns and "score: left out of the features" in out
     assert (data_dir / "landing" / "accounts" / "accounts_2026-03-05.csv").exists()
 
     resources = default_resources(str(data_dir), tracking_uri=local_tracking_uri(str(tmp_path / "ml")))

@@ -35,11 +35,11 @@ import pandas as pd
 import pyarrow as pa
 
 from mlops_assets.serving.segments import DEAD_LETTER, SEGMENTS, SegmentWriter, compact_segment, segment_paths
-from mlops_assets.spec import ColumnSpec
+from mlops_assets.spec import PREDICTION_LOG_COLUMNS, ColumnSpec
 
 log = logging.getLogger(__name__)
 
-META_COLUMNS = ("request_id", "row", "time", "project", "model_version", "role", "prediction", "score")
+META_COLUMNS = PREDICTION_LOG_COLUMNS
 KINDS = ("predictions", "feedback")
 _ARROW = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string(),
           "category": pa.string(), "datetime": pa.timestamp("us", tz="UTC")}
