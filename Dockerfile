@@ -36,12 +36,12 @@ ENV PATH=/opt/venv/bin:$PATH \
     DBT_SEND_ANONYMOUS_USAGE_STATS=false
 WORKDIR /app
 # Code and specs stay root-owned (read-only to the app); dbt writes target/ and logs/ at run time.
-COPY setup.py README.md constraints.txt dagster.yaml workspace.yaml ./
+COPY setup.py README.md constraints.txt workspace.yaml ./
 COPY mlops_assets/ mlops_assets/
 COPY projects/ projects/
 COPY --chown=mlops:mlops dbt_project/ dbt_project/
 # The instance config goes where Dagster reads it (as `make home` does); a bind mount on /data hides it.
-COPY --chown=mlops:mlops dagster.yaml /data/dagster_home/dagster.yaml
+COPY --chown=mlops:mlops deploy/dagster.yaml /data/dagster_home/dagster.yaml
 # Numeric, so that runAsNonRoot-style checks can verify it without reading /etc/passwd.
 USER 10001:10001
 # The dbt manifest is prepared now, offline (dbt-core <1.12 downloads nothing), so containers start fast;

@@ -24,7 +24,7 @@ install: $(BIN)/.installed dbt_project/target/manifest.json
 
 home:
 	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	cp deploy/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 demo: install home
 	$(BIN)/mlops-assets demo

@@ -46,7 +46,15 @@ setup(
             "httpx>=0.27",
             "requests>=2.32",
             "schemathesis==4.32.5",
+            # Browser tests (mlops_assets_tests/browser/) drive Debian's /usr/bin/chromium; never `playwright install`.
+            "playwright==1.65.2",
+            # `dg` for the ModelProject component (mlops_assets/components/); versioned in lockstep with dagster.
+            "dagster-dg-cli==1.13.27",
         ],
     },
-    entry_points={"console_scripts": ["mlops-assets=mlops_assets.cli:main"]},
+    entry_points={
+        "console_scripts": ["mlops-assets=mlops_assets.cli:main"],
+        # `dg list components` / `dg scaffold defs` find the ModelProject component through this group.
+        "dagster_dg_cli.registry_modules": ["mlops_assets = mlops_assets.components"],
+    },
 )

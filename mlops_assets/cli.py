@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from mlops_assets import constants as C
-
 
 def _data_dir() -> Path:
-    return Path(os.environ.get(C.DATA_DIR_ENV, C.DEFAULT_DATA_DIR)).resolve()
+    from mlops_assets.locations import data_dir
+
+    return data_dir()
 
 
 def utc_today() -> date:
@@ -145,6 +144,36 @@ def _init_project(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lineage(args: argparse.Namespace) -> int:
+    """Print a prediction's lineage (or with --history a project's model history) from the instance and MLflow."""
+    import json
+    import os
+
+    from dagster import DagsterInstance
+
+    from mlops_assets import constants as C
+    from mlops_assets.lineage.chain import trace
+    from mlops_assets.lineage.history import model_history
+    from mlops_assets.lineage.report import chain_text, history_markdown
+
+    from mlops_assets.locations import local_tracking_uri
+    from mlops_assets.resources.tracking import MlflowTracking
+
+    tracking = MlflowTracking(tracking_uri=os.environ.get(C.TRACKING_URI_ENV) or local_tracking_uri(_data_dir()))
+    with DagsterInstance.get() as instance:  # DAGSTER_HOME, as `dagster dev` and the Makefile use it
+        try:
+            if args.history:
+                out = model_history(instance, args.history, tracking.client())
+                print(json.dumps(out, indent=2) if args.json else history_markdown(out))
+                return 0
+            chain = trace(args.request_id, _data_dir(), instance, tracking)
+        except LookupError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+    print(json.dumps(chain, indent=2, default=str) if args.json else chain_text(chain))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -177,7 +206,13 @@ def main(argv: list[str] | None = None) -> int:
                       help="also write the CSV's rows as daily landing files (by event-time day) under MLOPS_DATA_DIR")
     init.add_argument("--projects-dir", type=Path, default=None, help="default: MLOPS_PROJECTS_DIR or ./projects")
     init.add_argument("--force", action="store_true", help="overwrite an existing spec (and landing files)")
+    lineage = sub.add_parser("lineage", help="trace a served prediction back to its model, run, data and raw files")
+    lineage.add_argument("request_id", nargs="?", help="the answer's request_id (x-request-id header)")
+    lineage.add_argument("--json", action="store_true", help="print the chain as JSON")
+    lineage.add_argument("--history", metavar="PROJECT", help="print PROJECT's model history instead")
     args = parser.parse_args(argv)
+    if args.command == "lineage" and not (args.request_id or args.history):
+        parser.error("lineage needs a REQUEST_ID or --history PROJECT")
 
     if args.command == "landing" and args.csv is not None:
         return _split_csv(args.spec, args.csv, args.force)
@@ -188,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "stop":
         return _stop_servers()
+    if args.command == "lineage":
+        return _lineage(args)
     if args.command == "init":
         return _init_project(args)
     if args.command == "check":

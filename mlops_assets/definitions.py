@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from dagster import (
 )
 
 from mlops_assets import constants as C
+from mlops_assets import locations
+from mlops_assets.locations import local_tracking_uri  # noqa: F401  (re-exported: tests and tools use it here)
 from mlops_assets.automation import (
     ingest_job,
     ingest_schedule,
@@ -42,59 +45,84 @@ from mlops_assets.training.jobs import build_reproduce_job
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def local_tracking_uri(data_dir: str) -> str:
-    """The embedded MLflow store: sqlite in the data directory (artifacts beside it)."""
-    return f"sqlite:///{Path(data_dir).resolve()}/mlflow/mlflow.db"
-
-
-def default_resources(data_dir: str | EnvVar = EnvVar(C.DATA_DIR_ENV), tracking_uri: str | EnvVar | None = None) -> dict:
+def default_resources(data_dir: str | EnvVar | None = None, tracking_uri: str | EnvVar | None = None) -> dict:
     """Resources on embedded defaults, all rooted in the one data directory (MLflow: sqlite inside it).
 
-    Bound from the environment (`MLOPS_DATA_DIR`, `MLFLOW_TRACKING_URI`; the Makefile sets both) unless given.
+    With no `data_dir`, each setting is bound from its environment variable when set (`MLOPS_DATA_DIR`,
+    `MLFLOW_TRACKING_URI`, `MLOPS_ALERT_WEBHOOK_URL`; the Makefile sets them) and otherwise takes the embedded
+    default of :mod:`mlops_assets.locations`, so `dagster dev` works from a clone with nothing set.
     """
+    webhook: str | EnvVar = ""
+    if data_dir is None:
+        data_dir = EnvVar(C.DATA_DIR_ENV) if locations.is_set(C.DATA_DIR_ENV) else str(locations.data_dir())
+        if tracking_uri is None and locations.is_set(C.TRACKING_URI_ENV):
+            tracking_uri = EnvVar(C.TRACKING_URI_ENV)
+        if locations.is_set(C.ALERT_WEBHOOK_ENV):
+            webhook = EnvVar(C.ALERT_WEBHOOK_ENV)
     if tracking_uri is None:
-        tracking_uri = EnvVar(C.TRACKING_URI_ENV) if isinstance(data_dir, EnvVar) else local_tracking_uri(data_dir)
+        tracking_uri = local_tracking_uri(
+            locations.data_dir() if isinstance(data_dir, EnvVar) else data_dir)
     return {
         "io_manager": ParquetIOManager(data_dir=data_dir),
         "json_io_manager": JsonIOManager(data_dir=data_dir),
         "tracking": MlflowTracking(tracking_uri=tracking_uri),
         "deployer": LocalProcessDeployer(data_dir=data_dir, tracking_uri=tracking_uri),
-        "alerts": AlertSink(webhook_url=EnvVar(C.ALERT_WEBHOOK_ENV) if isinstance(data_dir, EnvVar) else ""),
+        "alerts": AlertSink(webhook_url=webhook),
         "storage": DataDirectory(data_dir=data_dir),
         # Configuration only: dbt-core is imported by the steps that run dbt.
         "dbt": DbtProjectResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR)),
     }
 
 
+@functools.cache
+def shared_resources() -> dict:
+    """One set of :func:`default_resources` per process: every `ModelProject` component of a dg project binds
+    these same objects, which is what lets Dagster merge their definitions (it refuses two different resources
+    under one key). Read once: the environment is the process's start-up configuration."""
+    return default_resources()
+
+
+def build_project_definitions(spec: ProjectSpec, dbt_manifest: Path | None = None) -> Definitions:
+    """One project's assets, jobs, schedules and sensors (its alerts and declarative automation included),
+    without resources: what :func:`build_definitions` and the `ModelProject` component merge."""
+    if dbt_manifest is None and isinstance(spec.features, DbtFeatures):
+        dbt_manifest = cached_manifest()
+    ingest, train, monitor = ingest_job(spec), train_job(spec), monitor_job(spec)
+    traffic = labeled_traffic_job(spec)
+    sync_champion = build_sync_champion_job(spec)  # the registry's champion alias moved by hand
+    sensors = [
+        *build_monitoring_sensors(spec, RetrainTargets(train=train, ingest=ingest, labeled_traffic=traffic)),
+        build_alias_sensor(spec, sync_champion),
+        *build_alert_sensors(policies_by_key([spec]), project=spec.name),
+        # Declarative automation (reference_profile follows the champion) evaluated by the daemon, on by default.
+        AutomationConditionSensorDefinition(
+            f"{spec.name}__automation_conditions",
+            target=AssetSelection.key_prefixes([spec.name]),
+            default_status=DefaultSensorStatus.RUNNING,
+        ),
+    ]
+    return Definitions(
+        assets=build_project_assets(spec, dbt_manifest),
+        jobs=[ingest, train, monitor, traffic, build_reproduce_job(spec), build_rollback_job(spec), sync_champion],
+        schedules=[ingest_schedule(ingest), train_schedule(train), monitor_schedule(monitor)],
+        sensors=sensors,
+    )
+
+
+def platform_definitions(resources: dict | None = None) -> Definitions:
+    """What every project shares: the resources and the executor."""
+    return Definitions(
+        resources=resources if resources is not None else shared_resources(),
+        # Steps here are small pandas/dbt steps on a 2-core box: a process per step costs more than it buys.
+        executor=in_process_executor,
+    )
+
+
 def build_definitions(specs: list[ProjectSpec], resources: dict | None = None) -> Definitions:
     """Definitions for the given project specs."""
     manifest = cached_manifest() if any(isinstance(s.features, DbtFeatures) for s in specs) else None
-    assets, jobs, schedules, sensors = [], [], [], []
-    for spec in specs:
-        assets += build_project_assets(spec, manifest)
-        ingest, train, monitor = ingest_job(spec), train_job(spec), monitor_job(spec)
-        traffic = labeled_traffic_job(spec)
-        jobs += [ingest, train, monitor, traffic, build_reproduce_job(spec), build_rollback_job(spec)]
-        schedules += [ingest_schedule(ingest), train_schedule(train), monitor_schedule(monitor)]
-        sensors += build_monitoring_sensors(spec, RetrainTargets(train=train, ingest=ingest, labeled_traffic=traffic))
-        sync_champion = build_sync_champion_job(spec)  # the registry's champion alias moved by hand
-        jobs.append(sync_champion)
-        sensors.append(build_alias_sensor(spec, sync_champion))
-    sensors += build_alert_sensors(policies_by_key(specs))
-    # Declarative automation (reference_profile follows the champion) evaluated by the daemon, on by default.
-    sensors.append(
-        AutomationConditionSensorDefinition(
-            "automation_conditions", target=AssetSelection.all(), default_status=DefaultSensorStatus.RUNNING
-        )
-    )
-    return Definitions(
-        assets=assets,
-        jobs=jobs,
-        schedules=schedules,
-        sensors=sensors,
-        resources=resources if resources is not None else default_resources(),
-        # Steps here are small pandas/dbt steps on a 2-core box: a process per step costs more than it buys.
-        executor=in_process_executor,
+    return Definitions.merge(
+        *(build_project_definitions(spec, manifest) for spec in specs), platform_definitions(resources)
     )
 
 

@@ -19,7 +19,8 @@ NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
 #: the prediction log's own columns (mlops_assets.serving.predlog): no model input may be named like one
-PREDICTION_LOG_COLUMNS = ("request_id", "row", "time", "project", "model_version", "role", "prediction", "score")
+PREDICTION_LOG_COLUMNS = ("request_id", "row", "time", "project", "model_version", "role", "prediction", "score",
+                          "data_version", "feature_hash")
 
 
 class SpecError(ValueError):
@@ -32,13 +33,14 @@ class _Strict(BaseModel):
 
 # ---------------------------------------------------------------- raw schema
 class ColumnSpec(_Strict):
-    dtype: DType
-    nullable: bool = False
-    min: float | None = None
-    max: float | None = None
-    categories: list[str] | None = None
-    unique: bool = False
-    description: str = ""
+    dtype: DType = Field(description="the column's type; each batch is coerced to it and fails validation if it cannot be")
+    nullable: bool = Field(False, description="nulls allowed (a null in a non-nullable column blocks the batch)")
+    min: float | None = Field(None, description="int/float: values below this block the batch")
+    max: float | None = Field(None, description="int/float: values above this block the batch")
+    categories: list[str] | None = Field(
+        None, description="category (required) or str: the allowed values; quote yes/no/true/false/on/off")
+    unique: bool = Field(False, description="no value may repeat within a batch (e.g. an id)")
+    description: str = Field("", description="what the column means; shown as dbt/Dagster column metadata")
 
     @model_validator(mode="before")
     @classmethod
@@ -63,9 +65,10 @@ class ColumnSpec(_Strict):
 
 
 class SchemaSpec(_Strict):
-    columns: dict[str, ColumnSpec]
-    id_column: str
-    event_time_column: str
+    columns: dict[str, ColumnSpec] = Field(description="every column of a raw batch, by name")
+    id_column: str = Field(description="the column identifying a row (an entity or event id); one of columns")
+    event_time_column: str = Field(
+        description="the datetime column a row's day partition and the train/holdout split are taken from")
     min_rows: int = Field(1, ge=1, description="fewer rows than this blocks the batch")
     expected_rows: tuple[int, int] | None = Field(
         None, description="[low, high] row count outside which a warning is raised"
@@ -93,10 +96,12 @@ class NumericShift(_Strict):
 class DriftWindow(_Strict):
     """A change of the generated data from `start` (inclusive) until `end` (inclusive, open if None)."""
 
-    start: date
-    end: date | None = None
-    covariate: dict[str, NumericShift] = Field(default_factory=dict)
-    category_mix: dict[str, dict[str, float]] = Field(default_factory=dict)
+    start: date = Field(description="first generated day the change applies to")
+    end: date | None = Field(None, description="last day it applies to (inclusive); none: open-ended")
+    covariate: dict[str, NumericShift] = Field(
+        default_factory=dict, description="numeric column -> shift of its mean and spread")
+    category_mix: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="categorical column -> new category weights (normalised)")
     label_rate: float | None = Field(None, gt=0, lt=1, description="prior shift: the positive-label rate")
     concept: float = Field(0.0, ge=0, le=1, description="0 = base label relationship, 1 = fully changed")
 
@@ -105,15 +110,16 @@ class DriftWindow(_Strict):
 
 
 class GeneratorSource(_Strict):
-    kind: Literal["generator"]
-    generator: Literal["churn", "housing"]
-    seed: int = 0
-    rows_per_day: int = Field(2000, ge=0)
-    drift: list[DriftWindow] = Field(default_factory=list)
+    kind: Literal["generator"] = Field(description="'generator': rows come from a built-in seeded generator")
+    generator: Literal["churn", "housing"] = Field(description="which built-in generator")
+    seed: int = Field(0, description="base seed; each day's rows are seeded from it and the date (reproducible)")
+    rows_per_day: int = Field(2000, ge=0, description="rows generated per daily partition")
+    drift: list[DriftWindow] = Field(
+        default_factory=list, description="changes of the generated data over date windows (demos and tests)")
 
 
 class LandingSource(_Strict):
-    kind: Literal["landing"]
+    kind: Literal["landing"] = Field(description="'landing': rows come from one CSV or Parquet file per day")
     directory: str = Field(description="absolute, or relative to the platform data directory")
     filename_template: str = Field(description="str.format template with {date}, e.g. 'sales_{date:%Y-%m-%d}.csv'")
 
@@ -135,8 +141,9 @@ Source = Annotated[Union[GeneratorSource, LandingSource], Field(discriminator="k
 
 # ---------------------------------------------------------------- target and features
 class TargetSpec(_Strict):
-    column: str
-    task: Literal["classification", "regression"]
+    column: str = Field(description="the column to predict; one of schema.columns")
+    task: Literal["classification", "regression"] = Field(
+        description="classification (a two-class target) or regression (an int/float target)")
     positive_class: bool | int | float | str | None = Field(
         None,
         description=(
@@ -208,14 +215,14 @@ def binary_classes(target: TargetSpec, column: ColumnSpec) -> tuple:
 
 
 class DbtFeatures(_Strict):
-    kind: Literal["dbt"]
+    kind: Literal["dbt"] = Field(description="'dbt': features built by a dbt model on DuckDB")
     model: str = Field(description="name of the dbt model that builds this project's features")
     columns: list[str] = Field(description="feature columns the model produces (the model's input)")
 
 
 class PassthroughFeatures(_Strict):
-    kind: Literal["passthrough"]
-    columns: list[str]
+    kind: Literal["passthrough"] = Field(description="'passthrough': features are validated columns as they are")
+    columns: list[str] = Field(description="the validated columns the model takes as input")
 
 
 Features = Annotated[Union[DbtFeatures, PassthroughFeatures], Field(discriminator="kind")]
@@ -223,12 +230,15 @@ Features = Annotated[Union[DbtFeatures, PassthroughFeatures], Field(discriminato
 
 # ---------------------------------------------------------------- later stages (filled by later issues)
 class TrainingSpec(_Strict):
-    window_days: int = Field(28, ge=1)
-    holdout_days: int = Field(7, ge=1)
+    window_days: int = Field(28, ge=1, description="days of feature partitions the model is fitted on")
+    holdout_days: int = Field(
+        7, ge=1, description="the newest days after the training window, held out for evaluation (by event time)")
     estimator: str = Field("hist_gradient_boosting", description="a name from the estimator allow-list")
-    params: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
-    seed: int = 0
-    segment_columns: list[str] = Field(default_factory=list)
+    params: dict[str, float | int | str | bool | None] = Field(
+        default_factory=dict, description="the estimator's hyperparameters (names checked against scikit-learn's)")
+    seed: int = Field(0, description="random_state of the estimator and of every random choice in training")
+    segment_columns: list[str] = Field(
+        default_factory=list, description="columns the evaluation report slices metrics by (max_slice_gap)")
     include_labeled_traffic: bool = Field(
         False,
         description="add <project>/labeled_traffic (served rows joined to their /feedback labels) to the training set",
@@ -236,11 +246,18 @@ class TrainingSpec(_Strict):
 
 
 class EvaluationSpec(_Strict):
-    primary_metric: str | None = None
-    thresholds: dict[str, float] = Field(default_factory=dict)
-    tolerance: float = 0.01
-    max_slice_gap: float | None = None
-    promotion: Literal["auto", "manual"] = "auto"
+    primary_metric: str | None = Field(
+        None, description="the metric champion and challenger are compared on (default: roc_auc / rmse by task)")
+    thresholds: dict[str, float] = Field(
+        default_factory=dict, description="metric -> bound the challenger must meet on the holdout "
+        "(a minimum, or a maximum for error metrics such as rmse)")
+    tolerance: float = Field(0.01, description="non_inferior: how much worse than the champion still counts as "
+                             "not worse, in units of the primary metric")
+    max_slice_gap: float | None = Field(
+        None, description="largest allowed gap of the primary metric between segment slices; none: not checked")
+    promotion: Literal["auto", "manual"] = Field(
+        "auto", description="auto: a challenger passing every gate becomes champion; manual: a person promotes "
+        "from the UI")
     promotion_rule: Literal["non_inferior", "superior"] = Field(
         "non_inferior",
         description=(
@@ -251,13 +268,15 @@ class EvaluationSpec(_Strict):
 
 
 class DeploymentSpec(_Strict):
-    strategy: Literal["blue_green", "canary", "shadow"] = "blue_green"
-    port: int | None = None
-    canary_weight: float = Field(0.1, ge=0, le=1)
+    strategy: Literal["blue_green", "canary", "shadow"] = Field(
+        "blue_green", description="how a new champion goes live: swap after a warm-up, a share of the traffic, "
+        "or scoring in the background only")
+    port: int | None = Field(None, description="the model server's port on 127.0.0.1; none: one is chosen and kept")
+    canary_weight: float = Field(0.1, ge=0, le=1, description="canary: the share of requests the challenger answers")
 
 
 class MonitoringSpec(_Strict):
-    max_model_age_days: int = 14
+    max_model_age_days: int = Field(14, description="the champion is stale (freshness policy) when older than this")
     effect_size_floor: float = Field(
         0.1, ge=0,
         description="a continuous feature drifts only if its distribution moved more than this many reference "
@@ -271,7 +290,8 @@ class MonitoringSpec(_Strict):
                     "and new nulls count as moved), and a continuous one also if more than this share of it lies "
                     "outside the reference range, e.g. 0.04: 10% of rows switching category drifts, 2% does not",
     )
-    persistence: tuple[int, int] = (2, 3)
+    persistence: tuple[int, int] = Field(
+        (2, 3), description="[k, m]: drift is confirmed when k of the last m windows drifted")
     window_rows: int = Field(1000, ge=50, description="live predictions per drift window (>= ~1k keeps the floor above noise)")
     cooldown_hours: float = Field(24.0, ge=0, description="no new sensor-triggered retrain this long after one")
     max_retrains_per_day: int = Field(2, ge=0, description="cap on sensor-triggered retrains in any 24 hours")
@@ -297,19 +317,22 @@ class MonitoringSpec(_Strict):
 
 # ---------------------------------------------------------------- the project
 class ProjectSpec(_Strict):
-    name: str = Field(pattern=NAME_PATTERN)
-    description: str = ""
-    owner: str = ""
-    start_date: date
-    end_date: date | None = None
-    source: Source
-    schema_: SchemaSpec = Field(alias="schema")
-    target: TargetSpec
-    features: Features
-    training: TrainingSpec = Field(default_factory=TrainingSpec)
-    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
-    deployment: DeploymentSpec = Field(default_factory=DeploymentSpec)
-    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
+    name: str = Field(pattern=NAME_PATTERN, description="the project's name: the spec's file name and the prefix "
+                      "of its asset keys, jobs and sensors (lower case, digits, underscores)")
+    description: str = Field("", description="one sentence shown on the project's assets")
+    owner: str = Field("", description="team or person responsible (asset owner)")
+    start_date: date = Field(description="first daily partition")
+    end_date: date | None = Field(None, description="last daily partition; none: up to yesterday (UTC)")
+    source: Source = Field(description="where raw rows come from: a built-in generator or a landing directory")
+    schema_: SchemaSpec = Field(alias="schema", description="the raw batch's columns and the checks that block a bad one")
+    target: TargetSpec = Field(description="what the model predicts")
+    features: Features = Field(description="how model inputs are built from validated data: dbt or passthrough")
+    training: TrainingSpec = Field(default_factory=TrainingSpec, description="the training window and estimator")
+    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec,
+                                       description="the gates a challenger must pass to become champion")
+    deployment: DeploymentSpec = Field(default_factory=DeploymentSpec, description="how the champion is served")
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec,
+                                       description="drift and performance monitoring and automatic retraining")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "ProjectSpec":

@@ -86,7 +86,7 @@ class LoopTimeline:
         self.projects.mkdir(parents=True, exist_ok=True)
         (self.projects / f"{PROJECT}.yaml").write_text(yaml.safe_dump(self.spec_dict, sort_keys=False))
         self.home.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO / "dagster.yaml", self.home / "dagster.yaml")
+        shutil.copy(REPO / "deploy" / "dagster.yaml", self.home / "dagster.yaml")
         (self.root / "workspace.yaml").write_text(
             yaml.safe_dump({"load_from": [{"python_module": {"module_name": "mlops_assets.definitions",
                                                               "working_directory": str(REPO)}}]}))

@@ -62,9 +62,13 @@ def test_definitions_snapshot():
         "churn__monitor", "UTC", "STOPPED")
     assert d.resolve_job_def("churn__monitor").partitions_def == monitoring_partitions(load_spec(PROJECTS / "churn.yaml"))
     sensors = {s.name: s for s in d.sensors}
-    assert {"churn__drift", "churn__performance", "housing__drift", "alert_on_run_failure", "alert_on_freshness",
-            "automation_conditions"} <= set(sensors)
-    assert sensors["automation_conditions"].default_status.value == "RUNNING"
+    for p in ("churn", "housing"):
+        assert {f"{p}__drift", f"{p}__performance", f"{p}__alert_on_run_failure", f"{p}__alert_on_freshness",
+                f"{p}__automation_conditions"} <= set(sensors)
+        automation = sensors[f"{p}__automation_conditions"]
+        assert automation.default_status.value == "RUNNING"
+        targeted = automation.asset_selection.resolve(graph)
+        assert AssetKey([p, "reference_profile"]) in targeted and {k.path[0] for k in targeted} == {p}
     assert sensors["churn__champion_alias"].job_name == "churn__sync_champion"
     assert sensors["churn__champion_alias"].default_status.value == "RUNNING"
     assert graph.get(AssetKey(["churn", "reference_profile"])).automation_condition is not None

@@ -1,6 +1,7 @@
 """Per-project raw and validated data assets: load a day's batch, gate it with pandera, store Parquet."""
 
 
+import hashlib
 from datetime import date
 
 import pandas as pd
@@ -70,7 +71,8 @@ def load_batch(spec: ProjectSpec, day: date, config: RawDataConfig, storage: Dat
         frame = read_landing_file(source, directory, day)
     except LandingFileError as err:
         raise Failure(description=str(err)) from err
-    return frame, {"source": str(landing_file(source, directory, day))}
+    path = landing_file(source, directory, day)
+    return frame, {"source": str(path), "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
 def table_schema(frame: pd.DataFrame) -> TableSchema:

@@ -8,25 +8,17 @@ import pandas as pd
 import pyarrow as pa
 
 from mlops_assets.serving.contract import Contract
+from mlops_assets.serving.predlog import log_schemas
 from mlops_assets.spec import ProjectSpec
 
 PREDICTIONS, FEEDBACK = "predictions", "feedback"
-_TIME = pa.timestamp("us", tz="UTC")
-_META = [("request_id", pa.string()), ("row", pa.int64()), ("time", _TIME), ("project", pa.string())]
-_ARROW = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string(), "category": pa.string(),
-          "datetime": _TIME}
 
 
 def log_schema(spec: ProjectSpec, kind: str) -> pa.Schema:
     """The Arrow schema of a ``kind`` (predictions/feedback) log, as the server writes it."""
-    if kind == FEEDBACK:
-        return pa.schema(_META + [("label", pa.float64())])
-    if kind != PREDICTIONS:
+    if kind not in (PREDICTIONS, FEEDBACK):
         raise ValueError(f"kind must be {PREDICTIONS!r} or {FEEDBACK!r}, got {kind!r}")
-    scored = [("model_version", pa.string()), ("role", pa.string()), ("prediction", pa.float64()),
-              ("score", pa.float64())]
-    inputs = [(c, _ARROW[s.dtype]) for c, s in Contract(spec).columns.items()]
-    return pa.schema(_META + scored + inputs)
+    return log_schemas(Contract(spec).columns)[kind]
 
 
 def empty_log(spec: ProjectSpec, kind: str) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """Per-project evaluation_report (with blocking promotion gates) and champion (alias promotion) assets."""
 
 import json
+import time
 from datetime import datetime, timezone
 
 import numpy as np
@@ -26,6 +27,8 @@ from mlops_assets.evaluation.gates import GateResult
 from mlops_assets.evaluation.plots import evaluation_figure, figure_markdown
 from mlops_assets.evaluation.report import GATES, EvaluationInputs, evaluate, metrics_markdown
 from mlops_assets.labels import binary_labels, encode_target
+from mlops_assets.lineage.history import history_row, model_history
+from mlops_assets.lineage.report import history_markdown
 from mlops_assets.resources.tracking import CHAMPION, MlflowTracking
 from mlops_assets.spec import ProjectSpec
 from mlops_assets.training.estimators import model_scores
@@ -149,6 +152,8 @@ def build_evaluation_report(spec: ProjectSpec) -> AssetsDefinition:
                 "plots": MetadataValue.md(f"{plot_md}\n\n[artifact in MLflow]({plot_url})"),
                 "mlflow_run": MetadataValue.url(tracking.run_url(candidate_model["experiment_id"], run_id)),
                 "gates_passed": report.passed,
+                "gates": MetadataValue.json({k: {"passed": g.passed, "summary": g.summary}
+                                             for k, g in report.gates.items()}),
             },
         )
         for name in GATES:
@@ -199,6 +204,11 @@ def build_champion(spec: ProjectSpec) -> AssetsDefinition:
         for note in move.notes:
             context.log.warning(note)
         record = champion_moves.champion_record(spec.name, move, now)
+        history = model_history(context.instance, spec.name, client)
+        if move.moved:
+            history.append(history_row(context.instance, spec.name, client, timestamp=time.time(),
+                                       action=move.action, from_version=move.from_version, to_version=move.version,
+                                       reason=config.reason, run_id=context.run_id))
         return Output(
             record,
             metadata={
@@ -209,6 +219,8 @@ def build_champion(spec: ProjectSpec) -> AssetsDefinition:
                 "change": MetadataValue.md(champion_moves.move_markdown(move)),
                 "model_uri": record["model_uri"],
                 "metrics": MetadataValue.json(move.metrics),
+                "reason": config.reason,
+                "model_history": MetadataValue.md(history_markdown(history)),
             },
         )
 

@@ -117,17 +117,35 @@ def failure_payload(context: RunFailureSensorContext) -> dict:
     }
 
 
+def run_project(run, step_keys: list[str] = ()) -> str:
+    """The project a run belongs to: its ``project`` tag (the platform's jobs set it), else the first key part of
+    the assets or checks it selected (a materialization launched from the UI), else the ``<project>__`` prefix
+    that the platform's job and op names carry (an ad-hoc asset job's failed steps); "" when none says."""
+    if run.tags.get("project"):
+        return run.tags["project"]
+    keys = [*(run.asset_selection or ()), *(c.asset_key for c in (run.asset_check_selection or ()))]
+    if keys:
+        return min(k.path[0] for k in keys)
+    prefixed = [name.split("__", 1)[0] for name in (run.job_name, *step_keys) if "__" in name.strip("_")]
+    return prefixed[0] if prefixed else ""
+
+
 def build_run_failure_alert_sensor(
-    name: str = "alert_on_run_failure", default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING
+    name: str = "alert_on_run_failure",
+    default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
+    project: str | None = None,
 ) -> SensorDefinition:
-    """Alerts on every failed run of the code location, naming the blocking checks that stopped it."""
+    """Alerts on every failed run of the code location (of `project`'s runs only, when given), naming the
+    blocking checks that stopped it."""
 
     @run_failure_sensor(name=name, default_status=default_status,
                         description="Posts every failed run (and the blocking checks that failed in it) to the alert sink.")
     def alert_on_run_failure(context: RunFailureSensorContext, alerts: AlertSink):
         payload = failure_payload(context)
-        project = context.dagster_run.tags.get("project", "")
-        alerts.send("run_failure", project, payload)
+        run_of = run_project(context.dagster_run, [s["step"] for s in payload["failed_steps"]])
+        if project is not None and run_of != project:
+            return
+        alerts.send("run_failure", run_of, payload)
 
     return alert_on_run_failure
 
@@ -218,9 +236,13 @@ def build_alert_sensors(
     policies: Mapping[AssetKey, FreshnessPolicy],
     clock: Clock = utcnow,
     default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
+    project: str | None = None,
 ) -> list[SensorDefinition]:
-    """The failed-run sensor and the freshness sensor (both need the ``alerts`` resource)."""
+    """The failed-run sensor and the freshness sensor (both need the ``alerts`` resource). With `project`, they
+    are that project's (named ``<project>__alert_on_…``; the failed-run sensor alerts on its runs only)."""
+    prefix = f"{project}__" if project else ""
     return [
-        build_run_failure_alert_sensor(default_status=default_status),
-        build_freshness_alert_sensor(policies, clock=clock, default_status=default_status),
+        build_run_failure_alert_sensor(f"{prefix}alert_on_run_failure", default_status, project),
+        build_freshness_alert_sensor(policies, f"{prefix}alert_on_freshness", clock=clock,
+                                     default_status=default_status),
     ]

@@ -85,7 +85,7 @@ def label_traffic(spec: ProjectSpec, predictions: pd.DataFrame, feedback: pd.Dat
     labels = len(feedback)
     keys = ["request_id", "row"]
     duplicates = int(feedback.duplicated(keys).sum()) if labels else 0
-    raw_inputs = [c for c in predictions.columns if c not in ("project", "prediction", "score", "role")]
+    raw_inputs = [c for c in predictions.columns if c not in ("project", "prediction", "score", "role", "data_version", "feature_hash")]
     joined = join_feedback(predictions, feedback, extra=raw_inputs)
     if joined.empty:
         return LabeledTraffic(empty_traffic(spec), labels, duplicates, 0)

@@ -11,7 +11,6 @@ import hmac
 import logging
 import os
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,7 +33,8 @@ from mlops_assets.serving.openapi import openapi_document
 from mlops_assets.serving.payloads import ClientError, predict_records, read_json
 from mlops_assets.serving import protocol
 from mlops_assets.serving.schema import FeatureError, RequestModels
-from mlops_assets.serving.predlog import LogUnavailable, PredictionLog, utcnow
+from mlops_assets.data.fingerprint import row_hashes
+from mlops_assets.serving.predlog import LogUnavailable, PredictionLog, new_request_id, utcnow
 from mlops_assets.serving.routing import MODES, Router, RoutingError
 from mlops_assets.spec import ProjectSpec
 
@@ -63,7 +63,7 @@ class _Server:
         self.metrics.watch_log(self.predlog.stats)
         self.batcher = MicroBatcher(self.contract.features, max_batch_rows=max_batch_rows, max_wait_s=max_wait_s,
                                     fill_wait_s=fill_wait_s, on_scored=self._on_scored, predict_threads=predict_threads,
-                                    on_batch=self.metrics.batch_rows.observe)
+                                    on_batch=self.metrics.batch_rows.observe, row_hash=row_hashes)
         self.token = token
         self.max_body_bytes = max_body_bytes
         self.max_records = max_records
@@ -92,7 +92,8 @@ class _Server:
 
     async def _score(self, request: Request, to_input) -> tuple:
         self._authorize(request)
-        at, request_id = utcnow(), uuid.uuid4().hex
+        at = utcnow()
+        request_id = new_request_id(at)
         with self.batcher.expecting() as ticket:
             body = await read_json(request, self.max_body_bytes)
             rows = to_input(body, self.max_records)  # a list of records or a frame
@@ -133,7 +134,8 @@ class _Server:
         model's feature columns, decided by their columns and named in the ``x-input-kind`` header."""
         try:
             self._authorize(request)
-            at, request_id = utcnow(), uuid.uuid4().hex
+            at = utcnow()
+            request_id = new_request_id(at)
             mime = protocol.media_type(request.headers.get("content-type"))
             with self.batcher.expecting() as ticket:
                 parsed = protocol.parse(await protocol.read_body(request, self.max_body_bytes), mime,

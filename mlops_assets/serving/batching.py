@@ -28,6 +28,7 @@ class Job:
     shadow: object | None = None
     tag: object = None  # passed back to the on_scored hook (e.g. request id and time)
     columns: dict[str, np.ndarray] | None = field(default=None, repr=False)  # raw's columns as arrays, if known
+    feature_hashes: list[str] | None = field(default=None, repr=False)  # one per row, set when scored (row_hash)
     future: asyncio.Future | None = field(default=None, repr=False)
 
 
@@ -134,8 +135,10 @@ class MicroBatcher:
         on_scored: ScoredHook | None = None,
         predict_threads: int | None = 1,
         on_batch: Callable[[int], None] | None = None,
+        row_hash: Callable[[pd.DataFrame], list[str]] | None = None,
     ):
         self.features = features
+        self.row_hash = row_hash  # hash of each computed feature row, kept on the job (for the prediction log)
         self.max_batch_rows = max_batch_rows
         self.max_wait_s = max_wait_s
         self.fill_wait_s = fill_wait_s
@@ -270,6 +273,7 @@ class MicroBatcher:
             raw = (ordered[0].raw if len(ordered) == 1
                    else concat_rows([j.raw for j in ordered], [j.columns for j in ordered]))
             feats = self.features(raw)
+            hashes = self.row_hash(feats) if self.row_hash is not None else None
         except Exception as err:  # a bug, not a client error: every waiting request gets it
             log.exception("feature computation failed for a batch of %d jobs", len(jobs))
             for j in ordered:
@@ -278,6 +282,8 @@ class MicroBatcher:
         starts, pos = {}, 0
         for j in ordered:
             starts[id(j)] = pos
+            if hashes is not None:
+                j.feature_hashes = hashes[pos : pos + len(j.raw)]
             pos += len(j.raw)
         done: list[tuple[Job, object, str, np.ndarray, np.ndarray]] = []
         for model, js in groups.values():

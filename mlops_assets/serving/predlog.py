@@ -10,7 +10,9 @@ Layout (Hive-style partitions; readers: :mod:`mlops_assets.monitoring.logs`)::
 
 A prediction record is one scored row: ``request_id``, ``row`` (index in the request), ``time`` (UTC,
 when the request arrived), ``project``, ``model_version``, ``role`` (live/canary/shadow), ``prediction``,
-``score`` and the validated raw input fields as typed columns. Parquet files appear atomically (write,
+``score``, ``data_version`` (the model's training-set version), ``feature_hash`` (of the computed feature row,
+:func:`mlops_assets.data.fingerprint.row_hashes`) and the validated raw input fields as typed columns.
+Request ids start with the request's time (:func:`new_request_id`), so a lookup reads one day's folder. Parquet files appear atomically (write,
 rename), one per segment and day: every ``flush_interval_s`` while rows arrive. Day folders older than
 ``retention_days`` are deleted. On start, segments left by a killed process are compacted first.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import threading
 import time
@@ -45,6 +48,18 @@ _ARROW = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": p
           "category": pa.string(), "datetime": pa.timestamp("us", tz="UTC")}
 _TS = pa.timestamp("us", tz="UTC")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def log_schemas(inputs: dict[str, ColumnSpec]) -> dict[str, pa.Schema]:
+    """The Parquet schema of each log kind for a project whose raw input fields are ``inputs``."""
+    head = [("request_id", pa.string()), ("row", pa.int64()), ("time", _TS), ("project", pa.string())]
+    return {
+        "predictions": pa.schema(head + [
+            ("model_version", pa.string()), ("role", pa.string()), ("prediction", pa.float64()),
+            ("score", pa.float64()), ("data_version", pa.string()), ("feature_hash", pa.string())]
+            + [(c, _ARROW[s.dtype]) for c, s in inputs.items()]),
+        "feedback": pa.schema(head + [("label", pa.float64())]),
+    }
 
 
 class LogUnavailable(RuntimeError):
@@ -73,15 +88,7 @@ class PredictionLog:
         self.flush_interval_s = flush_interval_s
         self.retention_days = retention_days
         self.max_pending_rows = max_pending_rows
-        self.schemas = {
-            "predictions": pa.schema(
-                [("request_id", pa.string()), ("row", pa.int64()), ("time", _TS),
-                 ("project", pa.string()), ("model_version", pa.string()), ("role", pa.string()),
-                 ("prediction", pa.float64()), ("score", pa.float64())]
-                + [(c, _ARROW[s.dtype]) for c, s in inputs.items()]),
-            "feedback": pa.schema([("request_id", pa.string()), ("row", pa.int64()), ("time", _TS),
-                                   ("project", pa.string()), ("label", pa.float64())]),
-        }
+        self.schemas = log_schemas(inputs)
         self._time_columns = {"predictions": ("time", *(c for c, s in inputs.items() if s.dtype == "datetime")),
                               "feedback": ("time",)}
         tag = f"{int(time.time() * 1000)}-{os.getpid()}"
@@ -107,28 +114,32 @@ class PredictionLog:
         for job, model, role, pred, score in scored:
             request_id, at = job.tag
             cols = job.columns if job.columns is not None else job.raw
-            lines += self._prediction_lines(request_id, at, model.version, role, cols, len(job.raw), pred, score)
+            lines += self._prediction_lines(request_id, at, model.version, role, cols, len(job.raw), pred, score,
+                                            model.info.data_version, job.feature_hashes)
         self._append("predictions", lines)
 
     def append(self, request_id: str, at: datetime, model_version: str, role: str,
-               raw: pd.DataFrame, prediction: np.ndarray, score: np.ndarray) -> None:
+               raw: pd.DataFrame, prediction: np.ndarray, score: np.ndarray, data_version: str | None = None,
+               feature_hashes: list[str] | None = None) -> None:
         """Log one request's scored rows."""
         self._append("predictions", self._prediction_lines(request_id, at, model_version, role, raw, len(raw),
-                                                           prediction, score))
+                                                           prediction, score, data_version, feature_hashes))
 
     def append_feedback(self, request_id: str, row: int, label: float, at: datetime) -> None:
         self._append("feedback", [orjson.dumps({"request_id": request_id, "row": int(row), "time": _micros(at),
                                                 "project": self.project, "label": float(label)})])
 
-    def _prediction_lines(self, request_id, at, version, role, cols, n, pred, score) -> list[bytes]:
+    def _prediction_lines(self, request_id, at, version, role, cols, n, pred, score, data_version=None,
+                          feature_hashes=None) -> list[bytes]:
         head = {"request_id": request_id, "row": 0, "time": _micros(at), "project": self.project,
-                "model_version": str(version), "role": role}
+                "model_version": str(version), "role": role, "data_version": data_version}
         values = [_json_values(cols[name]) for name in self.inputs]
         preds = np.asarray(pred, dtype="float64").tolist()
         scores = np.asarray(score, dtype="float64").tolist()
         out = []
         for i in range(n):
-            rec = dict(head, row=i, prediction=preds[i], score=scores[i])
+            rec = dict(head, row=i, prediction=preds[i], score=scores[i],
+                       feature_hash=feature_hashes[i] if feature_hashes is not None else None)
             rec.update(zip(self.inputs, (v[i] for v in values)))
             out.append(orjson.dumps(rec))
         return out
@@ -267,3 +278,30 @@ def _json_values(col) -> list:
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def new_request_id(at: datetime) -> str:
+    """32 hex digits: the request's time in milliseconds (12 digits), then 80 random bits (like UUIDv7).
+
+    >>> new_request_id(datetime(2026, 1, 5, tzinfo=timezone.utc))[:12]
+    '019b8b741800'
+    """
+    return f"{_micros(at) // 1000:012x}{secrets.token_hex(10)}"
+
+
+def request_day(request_id: str) -> str | None:
+    """The UTC day a :func:`new_request_id` id was issued on, or None for ids it did not make (a plausible
+    day is no proof: a reader must fall back to every day when the id is not found there).
+
+    >>> request_day(new_request_id(datetime(2026, 1, 5, 23, 59, tzinfo=timezone.utc)))
+    '2026-01-05'
+    >>> request_day("not-an-id") is None
+    True
+    """
+    if len(request_id) != 32:
+        return None
+    try:
+        at = _EPOCH + timedelta(milliseconds=int(request_id[:12], 16))
+    except (ValueError, OverflowError):
+        return None
+    return at.date().isoformat() if 2000 <= at.year < 2200 else None

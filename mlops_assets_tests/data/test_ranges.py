@@ -117,7 +117,7 @@ def test_cli_partition_range_over_the_ingest_chain_is_one_run(project, tmp_path,
     data = tmp_path / "data"
     home = data / "dagster_home"
     home.mkdir(parents=True)
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "MLOPS_DATA_DIR": str(data), "DAGSTER_HOME": str(home),
            "MLFLOW_TRACKING_URI": f"sqlite:///{data}/mlflow.db"}
     bin_dir = Path(sys.executable).parent

@@ -70,6 +70,24 @@ def test_failed_run_alert_names_the_blocking_check(instance, webhook):
     assert "churn/evaluation_report:meets_thresholds" in alert["payload"]["summary"]
 
 
+def test_project_failure_sensor_alerts_on_its_own_runs_only(instance, webhook):
+    """A UI materialization carries no project tag: the project comes from the selected asset keys."""
+    url, received = webhook
+    result = materialize([gated, after], instance=instance, raise_on_error=False)
+    assert not result.success and "project" not in result.dagster_run.tags
+    resources = {"alerts": AlertSink(webhook_url=url)}
+    for project in ("housing", "churn"):
+        sensor = build_alert_sensors({}, project=project)[0]
+        assert sensor.name == f"{project}__alert_on_run_failure"
+        context = build_run_status_sensor_context(
+            sensor_name=sensor.name, dagster_event=result.get_run_failure_event(), dagster_instance=instance,
+            dagster_run=result.dagster_run, resources=resources,
+        )
+        sensor(context.for_run_failure())
+    (alert,) = received  # housing's sensor stayed silent
+    assert alert["project"] == "churn" and alert["payload"]["failed_checks"][0]["check"] == "meets_thresholds"
+
+
 def test_freshness_alerts_once_on_own_fail_window_and_on_daemon_state(instance, webhook):
     url, received = webhook
     fresh = AssetKey(["churn", "raw_data"])
