@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mlops_assets.constants import TRAINING_SET_VERSION_TAG
-from mlops_assets.serving.compiled import compile_pipeline
+from mlops_assets.serving.compiled import TREE_WALK_MAX_ROWS, compile_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,9 @@ class LoadedModel:
     see :mod:`mlops_assets.labels`; else the last class), for regression the prediction.
 
     A ``Pipeline([ColumnTransformer, estimator])`` of common transformers is run through a numpy
-    version of its preprocessing (:mod:`mlops_assets.serving.compiled`) once :meth:`check` has seen it
-    give bit-identical answers on sample rows; ``fast`` says whether it is in use.
+    version of its preprocessing, and a HistGradientBoosting model's trees through a numpy walk for small
+    batches (:mod:`mlops_assets.serving.compiled`), once :meth:`check` has seen them give bit-identical answers
+    on sample rows; ``fast`` says whether they are in use.
     """
 
     def __init__(self, estimator, info: ModelInfo, task: str):
@@ -85,8 +86,12 @@ class LoadedModel:
         if self._compiled is not None:
             x = self._compiled[0](features)
             reference = np.asarray(self.estimator[:-1].transform(features), dtype="float64")
+            # The whole sample, and its first rows alone: small batches take the tree walk (compiled.TreeWalk).
+            small = slice(0, min(len(features), TREE_WALK_MAX_ROWS))
             same = x is not None and np.array_equal(x, reference) and all(
-                np.array_equal(a, b) for a, b in zip(self._output(self._compiled[1], x), (pred, score)))
+                np.array_equal(a, b)
+                for rows in (slice(None), small)
+                for a, b in zip(self._output(self._compiled[1], x[rows]), (pred[rows], score[rows])))
             self.fast = same
             if not same:
                 log.warning("model %s: compiled preprocessing differs from the pipeline on sample rows; "

@@ -146,3 +146,57 @@ def test_concat_rows_from_the_validated_arrays_matches_pandas():
         frames, known = [c.raw for c in batch], [c.columns for c in batch]
         pd.testing.assert_frame_equal(concat_rows(frames, known), pd.concat(frames, ignore_index=True),
                                       check_exact=True)
+
+
+@pytest.fixture
+def one_thread():
+    """scikit-learn's OpenMP on one thread: on a loaded 2-core machine its spinning threads slow fits tenfold."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
+
+
+def _matrix(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Features with missing values and ties on thresholds (integers), a noisy target."""
+    rng = np.random.default_rng(seed)
+    x = np.column_stack([rng.normal(size=n), rng.integers(0, 5, n).astype("float64"), rng.exponential(size=n)])
+    x[rng.random((n, 3)) < 0.1] = np.nan
+    y = np.nan_to_num(x[:, 0]) + 0.3 * np.nan_to_num(x[:, 1]) + rng.normal(scale=0.5, size=n)
+    return x, y
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_tree_walk_is_bit_identical_to_scikit_learn(task, one_thread):
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    from mlops_assets.serving.compiled import TREE_WALK_MAX_ROWS, TreeWalk, compile_trees
+
+    x, y = _matrix(3000, seed=5)
+    if task == "classification":
+        model = HistGradientBoostingClassifier(max_iter=60, random_state=0).fit(x, y > 0.5)
+    else:
+        model = HistGradientBoostingRegressor(max_iter=60, max_depth=None, random_state=0).fit(x, y)
+    walk = compile_trees(model)
+    assert isinstance(walk, TreeWalk) and walk.levels >= 2
+    test, _ = _matrix(400, seed=6)
+    test[0] = np.nan  # a row with every feature missing
+    for n in (1, 2, 7, TREE_WALK_MAX_ROWS, TREE_WALK_MAX_ROWS + 1, 400):
+        rows = test[:n]
+        assert np.array_equal(walk.predict(rows), model.predict(rows))
+        if task == "classification":
+            assert np.array_equal(walk.predict_proba(rows), model.predict_proba(rows))
+    assert np.array_equal(walk.raw(test), model._raw_predict(test))  # the walk itself, beyond its batch size
+
+
+def test_tree_walk_leaves_categorical_splits_and_multiclass_to_scikit_learn(one_thread):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from mlops_assets.serving.compiled import compile_trees
+
+    x, y = _matrix(1000, seed=7)
+    x[:, 1] = np.nan_to_num(x[:, 1])
+    categorical = HistGradientBoostingClassifier(max_iter=10, categorical_features=[1], random_state=0)
+    assert compile_trees(categorical.fit(x, x[:, 1] > 2)) is None
+    three = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(x, np.digitize(y, [-0.5, 0.5]))
+    assert compile_trees(three) is None
