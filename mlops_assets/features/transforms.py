@@ -30,7 +30,12 @@ def build_features(spec: ProjectSpec, raw: pd.DataFrame) -> pd.DataFrame:
         features = fn(raw)
     else:
         features = raw
-    missing = [c for c in spec.features.columns if c not in features.columns]
+    columns = list(spec.features.columns)
+    if features is not raw and features.columns.tolist() == columns:
+        # Already the features, in order: a new frame of the function's own. Selecting would copy every column
+        # (~0.3 ms for one row, as much as computing them: serving pays it per request).
+        return features
+    missing = [c for c in columns if c not in features.columns]
     if missing:
         raise KeyError(f"project '{spec.name}': feature columns {missing} were not produced")
-    return features[list(spec.features.columns)]
+    return features[columns]
