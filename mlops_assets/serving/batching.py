@@ -40,6 +40,17 @@ Scored = tuple[Job, object, str, np.ndarray, np.ndarray]
 ScoredHook = Callable[[list[Scored]], None]
 
 
+#: (a request's future, its (predictions, scores) or None, the error it gets or None)
+Settlement = tuple[asyncio.Future, "tuple[np.ndarray, np.ndarray] | None", "BaseException | None"]
+
+
+def _settle(answers: list[Settlement]) -> None:
+    """Release answers, on the event loop's thread."""
+    for fut, result, error in answers:
+        if not fut.done():
+            fut.set_exception(error) if error is not None else fut.set_result(result)
+
+
 def _limit_threads(n: int | None) -> None:
     """Cap OpenMP/BLAS threads: on a small box a lone row through e.g. HistGradientBoosting is ~10x
     faster single-threaded (no thread fan-out), and batching already amortises the work."""
@@ -244,7 +255,7 @@ class MicroBatcher:
             self.batches += 1
             self.concurrency.observe(self._peak)
             self._peak = self._in_flight
-            await loop.run_in_executor(self._executor, self._score, jobs)
+            _settle(await loop.run_in_executor(self._executor, self._score, jobs))
         # drain whatever is still queued after the stop marker
         rest = []
         while not self._queue.empty():
@@ -252,17 +263,16 @@ class MicroBatcher:
             if j is not None:
                 rest.append(j)
         if rest:
-            await loop.run_in_executor(self._executor, self._score, rest)
+            _settle(await loop.run_in_executor(self._executor, self._score, rest))
 
-    def _resolve(self, fut: asyncio.Future, result=None, error: BaseException | None = None) -> None:
-        def done():
-            if not fut.done():
-                fut.set_exception(error) if error is not None else fut.set_result(result)
+    def _score(self, jobs: list[Job]) -> list[Settlement]:
+        """Worker thread: features once for the batch, one predict per model, then shadows and hooks.
 
-        self._loop.call_soon_threadsafe(done)
-
-    def _score(self, jobs: list[Job]) -> None:
-        """Worker thread: features once for the batch, one predict per model, then shadows and hooks."""
+        Returns the answers for the event loop to release once this returns (one wake-up of the loop per batch:
+        waking it per request made the worker wait for the interpreter lock the answering loop then held, and the
+        next batch wait for the worker). With shadow models the answers are released first, then the shadows
+        score.
+        """
         groups: dict[int, tuple[object, list[Job]]] = {}
         for j in jobs:
             groups.setdefault(id(j.model), (j.model, []))[1].append(j)
@@ -276,9 +286,7 @@ class MicroBatcher:
             hashes = self.row_hash(feats) if self.row_hash is not None else None
         except Exception as err:  # a bug, not a client error: every waiting request gets it
             log.exception("feature computation failed for a batch of %d jobs", len(jobs))
-            for j in ordered:
-                self._resolve(j.future, error=err)
-            return
+            return [(j.future, None, err) for j in ordered]
         starts, pos = {}, 0
         for j in ordered:
             starts[id(j)] = pos
@@ -286,6 +294,7 @@ class MicroBatcher:
                 j.feature_hashes = hashes[pos : pos + len(j.raw)]
             pos += len(j.raw)
         done: list[tuple[Job, object, str, np.ndarray, np.ndarray]] = []
+        answers: list[Settlement] = []
         for model, js in groups.values():
             lo = starts[id(js[0])]
             n = sum(len(j.raw) for j in js)
@@ -293,8 +302,7 @@ class MicroBatcher:
                 pred, score = model.predict(feats.iloc[lo : lo + n])
             except Exception as err:
                 log.exception("predict failed on model %s", getattr(model, "version", model))
-                for j in js:
-                    self._resolve(j.future, error=err)
+                answers.extend((j.future, None, err) for j in js)
                 continue
             for j in js:
                 a, b = starts[id(j)] - lo, starts[id(j)] - lo + len(j.raw)
@@ -305,8 +313,10 @@ class MicroBatcher:
                 self.on_scored(done)
             except Exception as err:  # e.g. the log cannot take the rows: answer with the error, not the rows
                 error = err
-        for j, _, _, pred, score in done:
-            self._resolve(j.future, None if error else (pred, score), error)
+        answers.extend((j.future, None if error else (pred, score), error) for j, _, _, pred, score in done)
+        if not any(j.shadow is not None for j in ordered):
+            return answers
+        self._loop.call_soon_threadsafe(_settle, answers)  # answered before the shadows score
         shadows: list[Scored] = []
         self._shadows(ordered, feats, starts, shadows)
         if self.on_scored is not None and shadows:
@@ -314,6 +324,7 @@ class MicroBatcher:
                 self.on_scored(shadows)
             except Exception:
                 log.exception("on_scored hook failed on shadow scores")
+        return []
 
     def _shadows(self, jobs: list[Job], feats: pd.DataFrame, starts: dict, done: list) -> None:
         shadow_groups: dict[int, tuple[object, list[Job]]] = {}
