@@ -27,7 +27,7 @@ export MLOPS_CELERY_BACKEND ?= rpc://
 export MLOPS_CELERY_QUEUE ?= dagster
 
 .PHONY: install home services browser demo test dev validate landing bench mlflow-ui stop clean \
-	prod-home code-server daemon webserver worker mlflow-server
+	prod-home code-server daemon webserver worker mlflow-server compose-schema
 
 $(BIN)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -70,7 +70,20 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 	@test -x /usr/bin/chromium || { echo "Chromium could not be installed: the browser tests need /usr/bin/chromium" >&2; exit 1; }
 
-test: install services browser
+# The Compose specification's JSON schema, to validate deploy/docker-compose.yaml where `docker compose` (the
+# plugin) is missing, as here: taken from Debian's docker-compose package (downloaded, not installed).
+COMPOSE_SCHEMA := .cache/compose/compose_spec.json
+compose-schema:
+	@if ! docker compose version >/dev/null 2>&1 && [ ! -s $(COMPOSE_SCHEMA) ]; then \
+		echo "fetching the Compose spec schema (Debian package docker-compose)"; \
+		rm -rf .cache/compose/deb && mkdir -p .cache/compose/deb; \
+		(cd .cache/compose/deb && (apt-get download docker-compose 2>/dev/null || (apt-get update -qq && apt-get download docker-compose))) \
+		&& dpkg-deb --fsys-tarfile .cache/compose/deb/docker-compose_*.deb \
+			| tar -xO ./usr/lib/python3/dist-packages/compose/config/compose_spec.json > $(COMPOSE_SCHEMA).tmp \
+		&& mv $(COMPOSE_SCHEMA).tmp $(COMPOSE_SCHEMA); rm -rf .cache/compose/deb; \
+	fi
+
+test: install services browser compose-schema
 	$(BIN)/python -m pytest
 
 dev: install home
