@@ -34,7 +34,17 @@ from mlops_assets.project_assets import build_data_assets
 from mlops_assets.spec import load_spec
 
 from .conftest import REPO
-from .prod_support import BIN, DAYS, Service, fresh_databases, free_port, sqlalchemy_url, wait_for, write_small_churn
+from .prod_support import (
+    BIN,
+    DAYS,
+    SERVER,
+    Service,
+    fresh_databases,
+    free_port,
+    sqlalchemy_url,
+    wait_for,
+    write_small_churn,
+)
 
 pytestmark = pytest.mark.timeout(1200)
 
@@ -220,3 +230,25 @@ def test_the_simple_postgres_config_is_a_postgres_instance(tmp_path, monkeypatch
             assert instance.get_runs() == []
     assert yaml.safe_load((REPO / "deploy" / "dagster.production.yaml").read_text())["storage"]["postgres"] == {
         "postgres_url": {"env": "MLOPS_PG_URL"}}
+
+
+def test_pgdb_creates_a_missing_database_once():
+    """`make prod-home` / `make mlflow-server` create their database with mlops_assets.pgdb when it is missing."""
+    import uuid
+
+    from mlops_assets.pgdb import ensure_database, split_database
+
+    name = f"mlops_test_pgdb_{uuid.uuid4().hex[:8]}"
+    url = sqlalchemy_url(f"{SERVER}/{name}")
+    try:
+        assert ensure_database(url) is True
+        assert ensure_database(url) is False
+    finally:
+        conn = psycopg2.connect(f"{SERVER}/postgres")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+    assert split_database("postgresql+psycopg2://u:p@db:6543/mlflow") == ("postgresql://u:p@db:6543/postgres", "mlflow")
+    with pytest.raises(ValueError, match="not a PostgreSQL database URL"):
+        split_database("sqlite:////tmp/mlflow.db")
