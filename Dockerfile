@@ -60,7 +60,7 @@ COPY requirements-serving.txt constraints.txt ./
 RUN pip install --no-cache-dir -c constraints.txt -r requirements-serving.txt
 
 # ---- serving: the model server (python -m mlops_assets.serving); pass --project/--model-uri as args ----
-# Its MLFLOW_TRACKING_URI must be an MLflow server (http://...): mlflow-skinny has no SQL store.
+# MLFLOW_TRACKING_URI: an MLflow server (http://...) or a sqlite/PostgreSQL store (SQLAlchemy is installed).
 FROM python:3.11-slim AS serving
 RUN groupadd --gid 10001 mlops \
     && useradd --uid 10001 --gid mlops --no-log-init --no-create-home --home-dir /app --shell /usr/sbin/nologin mlops \

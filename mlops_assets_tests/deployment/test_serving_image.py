@@ -48,8 +48,9 @@ def test_serving_requirements_pull_in_neither_dagster_nor_dbt():
     installed = closure(requirement_names())
     assert "mlflow-skinny" in installed and "scikit-learn" in installed
     assert not {d for d in installed if FORBIDDEN.match(d)}, sorted(d for d in installed if FORBIDDEN.match(d))
-    # Nor the full MLflow server (Flask, SQLAlchemy, alembic): the image talks to an MLflow server.
-    assert not {"mlflow", "sqlalchemy", "alembic", "flask"} & installed
+    # Nor the full MLflow (its server: Flask, gunicorn, graphene); the SQL stores come with mlflow-skinny.
+    assert not {"mlflow", "flask", "gunicorn", "graphene"} & installed
+    assert {"sqlalchemy", "alembic", "psycopg2-binary"} <= installed
     for line in REQUIREMENTS.read_text().splitlines():
         assert not FORBIDDEN.match(line.strip()), line
 
@@ -70,11 +71,14 @@ class Hide:
 sys.meta_path[:] = [Hide(f) for f in sys.meta_path]
 for m in json.loads(sys.argv[2]):
     importlib.import_module(m)
+# The embedded sqlite store (what DockerDeployer mounts), created and read through mlflow-skinny's SQL store.
+from mlflow import MlflowClient
+assert MlflowClient(tracking_uri=sys.argv[3], registry_uri=sys.argv[3]).search_experiments()
 print(json.dumps(sorted(sys.modules)))
 """
 
 
-def test_the_server_imports_with_only_its_requirements_and_loads_no_dagster_nor_dbt():
+def test_the_server_imports_with_only_its_requirements_and_loads_no_dagster_nor_dbt(tmp_path):
     """A fresh interpreter where every module of a distribution outside the requirements' closure is absent,
     as in the image: the server's imports succeed (optional extras the libraries probe for fall back), and
     neither Dagster nor dbt is loaded."""
@@ -82,7 +86,8 @@ def test_the_server_imports_with_only_its_requirements_and_loads_no_dagster_nor_
     blocked = sorted({top for top, dists in metadata.packages_distributions().items()
                       if top != "mlops_assets" and not {_norm(d) for d in dists} & allowed})
     assert "dagster" in blocked and "dbt" in blocked
-    proc = subprocess.run([sys.executable, "-c", BLOCKER, json.dumps(blocked), json.dumps(SERVER_IMPORTS)],
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    proc = subprocess.run([sys.executable, "-c", BLOCKER, json.dumps(blocked), json.dumps(SERVER_IMPORTS), store],
                           capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.returncode == 0, f"the serving image would lack a package:\n{proc.stderr[-3000:]}"
     modules = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -107,7 +107,7 @@ def test_the_stack_has_every_service_wired(compose):
     mlflow = services["mlflow"]["command"]
     assert mlflow[mlflow.index("--backend-store-uri") + 1].endswith("@postgres:5432/mlflow") and "--serve-artifacts" in mlflow
     assert "CREATE DATABASE mlflow" in (DEPLOY / "postgres-init.sql").read_text()
-    # The model server is the lean image, pointed at the MLflow server (mlflow-skinny has no SQL store).
+    # The model server is the lean image, pointed at the MLflow server.
     assert services["model-server"]["image"].startswith("mlops-serving")
     assert services["model-server"]["environment"]["MLFLOW_TRACKING_URI"].startswith("http://")
 
