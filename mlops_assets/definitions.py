@@ -27,7 +27,7 @@ from mlops_assets.automation import (
     train_job,
     train_schedule,
 )
-from mlops_assets.executors import executor_from_env
+from mlops_assets.executors import deployment_executor
 from mlops_assets.deployment.alias_sensor import build_alias_sensor
 from mlops_assets.deployment.assets import build_rollback_job
 from mlops_assets.deployment.assets import build_sync_champion_job
@@ -115,7 +115,7 @@ def platform_definitions(resources: dict | None = None) -> Definitions:
         resources=resources if resources is not None else shared_resources(),
         # Chosen per deployment by MLOPS_EXECUTOR (mlops_assets/executors.py). The default, in_process: steps here
         # are small pandas/dbt steps on a 2-core box, where a process per step costs more than it buys.
-        executor=executor_from_env(),
+        executor=deployment_executor(),
     )
 
 

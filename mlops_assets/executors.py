@@ -16,6 +16,7 @@ The environment is read when the definitions load: it is the code location's sta
 
 from __future__ import annotations
 
+import functools
 import os
 
 from dagster import ExecutorDefinition, in_process_executor, multiprocess_executor
@@ -60,3 +61,10 @@ def executor_from_env(environ: dict[str, str] | None = None) -> ExecutorDefiniti
             ) from err
         return celery_executor.configured(celery_settings(env), name="celery")
     raise ValueError(f"{C.EXECUTOR_ENV}={env.get(C.EXECUTOR_ENV)!r} is not an executor: use one of {', '.join(EXECUTORS)}")
+
+
+@functools.cache
+def deployment_executor() -> ExecutorDefinition:
+    """:func:`executor_from_env` once per process: every `ModelProject` component of a dg project binds this same
+    object, which is what lets Dagster merge their definitions (it refuses two different executors)."""
+    return executor_from_env()

@@ -81,6 +81,27 @@ def test_ingestion_steps_run_on_a_celery_worker(tmp_path):
     assert {"raw_data", "validated_data", "features"} <= materialized
 
 
+def test_components_merge_with_the_celery_executor(monkeypatch):
+    """Two projects' definitions, each with the platform's (celery) executor, merge into one code location."""
+    from dagster import Definitions
+
+    from mlops_assets.definitions import build_project_definitions, platform_definitions
+    from mlops_assets.executors import deployment_executor
+
+    monkeypatch.setenv("MLOPS_EXECUTOR", "celery")
+    deployment_executor.cache_clear()
+    try:
+        from mlops_assets.spec import load_spec
+
+        from .conftest import PROJECTS
+
+        merged = Definitions.merge(*(Definitions.merge(build_project_definitions(load_spec(PROJECTS / f"{n}.yaml")),
+                                                        platform_definitions({})) for n in ("churn", "housing")))
+        assert merged.executor is not None and merged.executor.name == "celery"
+    finally:
+        deployment_executor.cache_clear()
+
+
 def test_executor_is_chosen_by_the_environment():
     assert executor_from_env({}).name == "in_process"
     assert executor_from_env({"MLOPS_EXECUTOR": "multiprocess"}).name == "multiprocess"
