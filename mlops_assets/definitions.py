@@ -13,7 +13,6 @@ from dagster import (
     Definitions,
     EnvVar,
     definitions,
-    in_process_executor,
 )
 
 from mlops_assets import constants as C
@@ -28,6 +27,7 @@ from mlops_assets.automation import (
     train_job,
     train_schedule,
 )
+from mlops_assets.executors import deployment_executor
 from mlops_assets.deployment.alias_sensor import build_alias_sensor
 from mlops_assets.deployment.assets import build_rollback_job
 from mlops_assets.deployment.assets import build_sync_champion_job
@@ -113,8 +113,9 @@ def platform_definitions(resources: dict | None = None) -> Definitions:
     """What every project shares: the resources and the executor."""
     return Definitions(
         resources=resources if resources is not None else shared_resources(),
-        # Steps here are small pandas/dbt steps on a 2-core box: a process per step costs more than it buys.
-        executor=in_process_executor,
+        # Chosen per deployment by MLOPS_EXECUTOR (mlops_assets/executors.py). The default, in_process: steps here
+        # are small pandas/dbt steps on a 2-core box, where a process per step costs more than it buys.
+        executor=deployment_executor(),
     )
 
 

@@ -3,6 +3,7 @@
 from dagster import Config, Failure, JobDefinition, MetadataValue, OpExecutionContext, Output, job, op
 from pydantic import Field
 
+from mlops_assets import constants as C
 from mlops_assets.resources.storage import DataDirectory
 from mlops_assets.resources.tracking import MlflowTracking
 from mlops_assets.spec import ProjectSpec
@@ -25,7 +26,7 @@ def build_reproduce_job(spec: ProjectSpec) -> JobDefinition:
         return Output(result.summary(), metadata={k: MetadataValue.text(str(v)) for k, v in vars(result).items()})
 
     @job(name=f"{spec.name}__reproduce", description=f"Retrain a '{spec.name}' version from its recorded inputs.",
-         tags={"project": spec.name})
+         tags={"project": spec.name, C.TRAINING_RUN_TAG: spec.name})
     def reproduce_job():
         reproduce_version()
 
