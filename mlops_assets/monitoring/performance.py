@@ -3,8 +3,12 @@
 A window's metric is compared with the champion's holdout figure (the evaluation report's ``metrics`` recorded at
 promotion). The tolerance is relative, so one setting means the same for an AUC and an RMSE: a higher-is-better
 metric has decayed when ``value < baseline - tolerance * |baseline|``, a loss when
-``value > baseline + tolerance * |baseline|``. The window's own sampling noise (an AUC on 500 labels has a standard
-error of ~0.02) is why windows need ``min_feedback`` labels and why the sensors require k-of-m persistence.
+``value > baseline + tolerance * |baseline|`` — and only when that is more than the window's own sampling noise:
+the one-sided bootstrap bound of the window's metric (95%: the window resampled 400 times, seeded) must lie beyond
+the limit too. An AUC on 500 labels has a standard error of ~0.02, as large as a 5% tolerance, so a point estimate
+alone flagged healthy windows (a no-drift timeline confirmed "decay" at 0.716 against a 0.743 limit while its
+windows averaged the holdout's 0.78); a model that really fell, e.g. to 0.60, is still flagged on its first window.
+Windows also need ``min_feedback`` labels, and the sensors require k-of-m persistence.
 
 A classifier's labels are the logs' 0/1 codes (the server encodes what ``/feedback`` receives, "yes"/"no" or
 true/false, with the spec's positive class as 1; :mod:`mlops_assets.labels`) and its scores the probability of the
@@ -20,7 +24,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from mlops_assets.evaluation.bootstrap import resample_counts
 from mlops_assets.evaluation.metrics import get_metric
+
+#: One-sided level of the window's bound, and the resamples that estimate it (seeded: the same window, the same
+#: decision).
+DECAY_ALPHA = 0.05
+DECAY_BOOTSTRAP = 400
 
 #: Metrics computed on live labels, per task; the first is the default.
 LIVE_METRICS = {"classification": ("roc_auc", "accuracy"), "regression": ("rmse", "mae")}
@@ -76,6 +86,9 @@ class PerformanceDecision:
     limit: float
     higher_is_better: bool
     reason: str
+    #: the window metric's one-sided (1 - DECAY_ALPHA) bootstrap bound on the side of the limit: the upper bound of
+    #: a higher-is-better metric, the lower bound of a loss (NaN when not computed)
+    bound: float = float("nan")
 
     def to_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
@@ -88,9 +101,12 @@ def decide_performance(
 
     Examples
     --------
-    >>> d = decide_performance("classification", "accuracy", [1, 0, 1, 0], [0.2, 0.9, 0.7, 0.1], 0.9, 0.05)
-    >>> d.decayed, d.value
-    (True, 0.5)
+    >>> y = [1, 0] * 100
+    >>> d = decide_performance("classification", "accuracy", y, [0.2, 0.1, 0.7, 0.9] * 50, 0.9, 0.05)
+    >>> d.decayed, d.value, d.bound < d.limit
+    (True, 0.5, True)
+    >>> decide_performance("classification", "accuracy", y[:4], [0.2, 0.1, 0.7, 0.9], 0.9, 0.05).decayed  # 4 labels
+    False
     """
     info = get_metric(metric)
     if info.task != task:
@@ -102,8 +118,9 @@ def decide_performance(
     margin = tolerance * abs(baseline)
     limit = baseline - margin if hib else baseline + margin
 
-    def result(decayed: bool, value: float, reason: str) -> PerformanceDecision:
-        return PerformanceDecision(decayed, metric, value, float(baseline), n, tolerance, float(limit), hib, reason)
+    def result(decayed: bool, value: float, reason: str, bound: float = float("nan")) -> PerformanceDecision:
+        return PerformanceDecision(decayed, metric, value, float(baseline), n, tolerance, float(limit), hib, reason,
+                                   float(bound))
 
     value = info.fn(y, s) if n else float("nan")
     if n < min_n:
@@ -112,8 +129,23 @@ def decide_performance(
         return result(False, value, f"the holdout {metric} is not a number: nothing to compare with")
     if math.isnan(value):
         return result(False, value, f"{metric} is undefined on this window (a single class?)")
-    decayed = value < limit if hib else value > limit
+    beyond = value < limit if hib else value > limit
     word = "below" if hib else "above"
-    if decayed:
-        return result(True, value, f"{metric} {value:.4f} is {word} {limit:.4f} (holdout {baseline:.4f} ± {tolerance:.0%})")
-    return result(False, value, f"{metric} {value:.4f} within tolerance of holdout {baseline:.4f} (limit {limit:.4f})")
+    if not beyond:
+        return result(False, value, f"{metric} {value:.4f} within tolerance of holdout {baseline:.4f} (limit {limit:.4f})")
+    bound = _bound(info, y, s, hib)
+    if (bound < limit) if hib else (bound > limit):
+        return result(True, value, f"{metric} {value:.4f} is {word} {limit:.4f} (holdout {baseline:.4f} ± {tolerance:.0%}; "
+                      f"{1 - DECAY_ALPHA:.0%} bound {bound:.4f})", bound)
+    return result(False, value, f"{metric} {value:.4f} is {word} {limit:.4f} but within this window's noise "
+                  f"({1 - DECAY_ALPHA:.0%} bound {bound:.4f}, {n} labels)", bound)
+
+
+def _bound(info, y: np.ndarray, s: np.ndarray, higher_is_better: bool) -> float:
+    """The window metric's one-sided (1 - DECAY_ALPHA) percentile-bootstrap bound toward the limit."""
+    counts = resample_counts(np.random.default_rng(0), len(y), DECAY_BOOTSTRAP)
+    values = info.weighted_fn(y, s, counts)
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return float("nan")
+    return float(np.quantile(values, 1 - DECAY_ALPHA if higher_is_better else DECAY_ALPHA))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -26,10 +27,10 @@ def test_join_keeps_live_rows_and_the_latest_label():
 
 
 @pytest.mark.parametrize("task, metric, y, s, baseline, decayed", [
-    ("classification", "accuracy", [1, 0, 1, 0], [0.9, 0.1, 0.8, 0.2], 0.9, False),
-    ("classification", "accuracy", [1, 0, 1, 0], [0.2, 0.9, 0.7, 0.1], 0.9, True),
+    ("classification", "accuracy", [1, 0] * 50, [0.9, 0.1, 0.8, 0.2] * 25, 0.9, False),
+    ("classification", "accuracy", [1, 0] * 50, [0.2, 0.9, 0.7, 0.1] * 25, 0.9, True),
     ("regression", "rmse", [1.0, 2.0, 3.0], [1.0, 2.0, 3.1], 0.1, False),
-    ("regression", "rmse", [1.0, 2.0, 3.0], [2.0, 3.0, 4.0], 0.5, True),
+    ("regression", "rmse", [1.0, 2.0, 3.0] * 30, [2.0, 3.0, 4.0] * 30, 0.5, True),
     ("regression", "mae", [1.0, 2.0], [1.0, 2.0], 1.0, False),
 ])
 def test_decision_direction_and_tolerance(task, metric, y, s, baseline, decayed):
@@ -50,3 +51,23 @@ def test_live_metric_falls_back_to_a_live_computable_one():
     assert live_metric("classification", "roc_auc") == "roc_auc"
     assert live_metric("classification", "ece") == "roc_auc"
     assert live_metric("regression", None) == "rmse"
+
+
+def test_a_dip_within_the_windows_noise_is_not_decay_but_a_real_fall_is():
+    """500 labels: an AUC ~1.5 standard errors below the limit is noise; one far below it is decay."""
+    rng = np.random.default_rng(3)
+    y = (rng.random(500) < 0.3).astype(float)
+
+    def scores(separation: float) -> np.ndarray:
+        return 1 / (1 + np.exp(-(separation * (y - 0.5) + rng.normal(size=500))))
+
+    baseline, tolerance = 0.78, 0.05  # limit 0.741
+    dip = decide_performance("classification", "roc_auc", y, scores(0.8), baseline, tolerance)
+    assert dip.value < dip.limit and not dip.decayed, dip  # below the limit, but its upper bound is not
+    assert dip.bound > dip.limit and "noise" in dip.reason
+    fallen = scores(0.3)
+    fall = decide_performance("classification", "roc_auc", y, fallen, baseline, tolerance)
+    assert fall.decayed and fall.bound < fall.limit, fall
+    assert decide_performance("classification", "roc_auc", y, fallen, baseline, tolerance) == fall  # seeded
+    loss = decide_performance("regression", "rmse", y, y + rng.normal(scale=0.6, size=500), 0.5, 0.05)
+    assert loss.decayed and loss.bound > loss.limit  # a loss: the lower bound lies above the limit
