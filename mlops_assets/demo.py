@@ -121,7 +121,7 @@ def step_failures(events, chars: int = 240) -> list[tuple[str, str]]:
         if error is not None:
             message = (error.message.strip().splitlines() or [""])[0]
             prefix = f"{error.cls_name}: "
-            if error.cls_name and prefix in message:  # "dagster._core.definitions.events.Failure: ..." -> "..."
+            if error.cls_name and prefix in message:  # "<module path>.Failure: needs features" -> "needs features"
                 message = message.split(prefix, 1)[1]
             out.append((event.step_key, message if len(message) <= chars else message[: chars - 3] + "..."))
     return out

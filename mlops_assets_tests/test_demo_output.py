@@ -150,18 +150,26 @@ def test_summaries_carry_the_figures():
 
 
 def test_step_failures_give_each_failed_steps_first_line_without_the_class_path():
-    from dagster._utils.error import SerializableErrorInfo
+    """From a real failed run: Dagster's error messages start with the exception's module path and class."""
+    from dagster import DagsterInstance, Failure, asset, materialize
 
     from mlops_assets.demo import step_failures
 
-    def event(step, message=None, cls_name="Failure"):
-        error = None if message is None else SerializableErrorInfo(message, [], cls_name)
-        return SimpleNamespace(is_step_failure=message is not None, step_key=step,
-                               step_failure_data=SimpleNamespace(error=error))
+    @asset
+    def raw():
+        return 1
 
-    events = [event("raw"), event("train", "dagster._core.definitions.events.Failure: needs features\nmore"),
-              event("eval", "x" * 500, cls_name="ValueError")]
-    out = step_failures(events, chars=50)
-    assert out[0] == ("train", "needs features")
-    assert out[1][0] == "eval" and len(out[1][1]) == 50 and out[1][1].endswith("...")
-    assert len(out) == 2
+    @asset
+    def train(raw):
+        raise Failure("needs features\nmore")
+
+    @asset
+    def evaluate():
+        raise Failure("x" * 500)
+
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([raw, train, evaluate], instance=instance, raise_on_error=False)
+    out = dict(step_failures(result.all_events, chars=50))
+    assert set(out) == {"train", "evaluate"}  # raw succeeded
+    assert out["train"] == "needs features"
+    assert len(out["evaluate"]) == 50 and out["evaluate"].startswith("x" * 40) and out["evaluate"].endswith("...")

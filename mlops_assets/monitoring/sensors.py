@@ -36,9 +36,9 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from mlops_assets import constants as C
+from mlops_assets.dagster_types import AssetJob
 from mlops_assets.monitoring.alerts import AlertSink, Clock, utcnow
 from mlops_assets.monitoring.assets import champion_path, drift_of_rows, live_rows, load_json, reference_path
 from mlops_assets.monitoring.logs import (
@@ -61,12 +61,12 @@ MAX_EVIDENCE = 1000
 class RetrainTargets:
     """The jobs a monitoring sensor launches: the retrain, and the runs that bring new data in before it."""
 
-    train: UnresolvedAssetJobDefinition
-    ingest: UnresolvedAssetJobDefinition
-    labeled_traffic: UnresolvedAssetJobDefinition
+    train: AssetJob
+    ingest: AssetJob
+    labeled_traffic: AssetJob
 
     @property
-    def jobs(self) -> list[UnresolvedAssetJobDefinition]:
+    def jobs(self) -> list[AssetJob]:
         return [self.train, self.ingest, self.labeled_traffic]
 
 
