@@ -13,10 +13,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from mlops_assets import cli
-from mlops_assets.cli import main, recent_days
+from mlops_assets import days as calendar
+from mlops_assets.cli import main
 from mlops_assets.demo import Report, blocked_summary, capture_output, demo_days, fmt_metric, ingest_summary, \
     log_file_path
+from mlops_assets.days import recent_days
 from mlops_assets.ingestion import IngestResult
 from mlops_assets.spec import load_spec
 
@@ -32,7 +33,7 @@ def test_recent_days_end_on_the_given_day_in_order():
 
 
 def test_recent_days_default_to_the_days_ending_yesterday_utc(monkeypatch):
-    monkeypatch.setattr(cli, "utc_today", lambda: date(2026, 12, 2))
+    monkeypatch.setattr(calendar, "utc_today", lambda: date(2026, 12, 2))
     days = recent_days(21)
     assert len(days) == 21 and days[-1] == date(2026, 12, 1) and days[0] == date(2026, 11, 11)
 
@@ -50,7 +51,7 @@ def test_demo_days_end_yesterday_and_stay_inside_the_specs_partitions():
 
 
 def test_landing_default_start_is_the_days_ending_yesterday(data_dir, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "utc_today", lambda: date(2026, 12, 2))
+    monkeypatch.setattr(calendar, "utc_today", lambda: date(2026, 12, 2))
     assert main(["landing", "--spec", str(PROJECTS / "housing.yaml"), "--days", "2"]) == 0
     spec = load_spec(PROJECTS / "housing.yaml")
     names = sorted(p.name for p in (data_dir / spec.source.directory).iterdir())

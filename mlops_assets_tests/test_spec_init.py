@@ -299,7 +299,7 @@ def test_landing_from_csv_splits_into_an_existing_specs_directory(tmp_path, data
 def test_inference_on_the_housing_feed_recovers_the_hand_written_housing_spec(tmp_path):
     """Three days of the housing generator's landing files, inferred: the dtypes, nullability, categories, keys,
     task and features of projects/housing.yaml, with ranges that hold every observed value."""
-    from mlops_assets.cli import write_sample_landing
+    from mlops_assets.data.sources import write_sample_landing
 
     from .conftest import PROJECTS
 

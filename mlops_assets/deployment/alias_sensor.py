@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import DefaultSensorStatus, RunRequest, SensorDefinition, SensorEvaluationContext, SkipReason, sensor
 
 from mlops_assets.dagster_types import AssetJob
-from mlops_assets.monitoring.assets import champion_path, load_json
+from mlops_assets.resources.layout import champion_path, load_json
 from mlops_assets.resources.storage import DataDirectory
 from mlops_assets.resources.tracking import CHAMPION, MlflowTracking
 from mlops_assets.spec import ProjectSpec

@@ -40,13 +40,14 @@ from dagster import (
 from mlops_assets import constants as C
 from mlops_assets.dagster_types import AssetJob
 from mlops_assets.monitoring.alerts import AlertSink, Clock, utcnow
-from mlops_assets.monitoring.assets import champion_path, drift_of_rows, live_rows, load_json, reference_path
 from mlops_assets.monitoring.logs import (
     DEFAULT_MAX_FILES, FEEDBACK, PREDICTIONS, LogCursor, new_parts, project_log_dir, read_days, read_parts,
 )
 from mlops_assets.monitoring.performance import decide_performance, join_feedback, live_metric
 from mlops_assets.monitoring.persistence import Persistence
 from mlops_assets.monitoring.retrain import plan_retrain
+from mlops_assets.monitoring.windows import drift_of_rows, live_rows
+from mlops_assets.resources.layout import champion_path, load_json, reference_path
 from mlops_assets.resources.storage import DataDirectory
 from mlops_assets.resources.tracking import MlflowTracking
 from mlops_assets.spec import ProjectSpec

@@ -15,13 +15,14 @@ import pytest
 
 from mlops_assets.data.generators.registry import generate_batch
 from mlops_assets.features.transforms import build_features
-from mlops_assets.monitoring.assets import SCORE, champion_path, reference_path
+from mlops_assets.monitoring.windows import SCORE
+from mlops_assets.resources.layout import champion_path, reference_path
 from mlops_assets.monitoring.logs import project_log_dir
 from mlops_assets.monitoring.profile import ReferenceProfile
 from mlops_assets.serving.contract import Contract
 from mlops_assets.serving.predlog import PredictionLog
 from mlops_assets.spec import DriftWindow, NumericShift, ProjectSpec, load_spec
-from mlops_assets.training.assets import fit_candidate
+from mlops_assets.training.training_set import fit_candidate
 from mlops_assets.training.estimators import model_scores, split_columns
 
 from ..conftest import PROJECTS

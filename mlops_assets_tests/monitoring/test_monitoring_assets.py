@@ -12,7 +12,9 @@ from dagster import AssetKey, RunConfig, materialize
 
 from mlops_assets.data.assets import RawDataConfig
 from mlops_assets.definitions import default_resources, local_tracking_uri
-from mlops_assets.monitoring.assets import SCORE, build_monitoring_assets, reference_path
+from mlops_assets.monitoring.assets import build_monitoring_assets
+from mlops_assets.monitoring.windows import SCORE
+from mlops_assets.resources.layout import reference_path
 from mlops_assets.monitoring.freshness import apply_freshness, freshness_policies
 from mlops_assets.project_assets import build_data_assets, build_model_assets
 from mlops_assets.spec import PassthroughFeatures, load_spec

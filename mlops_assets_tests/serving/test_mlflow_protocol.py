@@ -45,7 +45,7 @@ def housing(registry):
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
 
-    from mlops_assets.training.assets import fit_candidate
+    from mlops_assets.training.training_set import fit_candidate
 
     spec = housing_spec()
     raw = housing_raw(600, seed=3)

@@ -159,7 +159,7 @@ def test_no_training_rows_from_after_holdout_start(world):
 
 def test_regression_project_trains_and_gates_on_rmse(tmp_path):
     """housing: landing CSVs -> pass-through features -> a regression champion, gated on rmse (lower is better)."""
-    from mlops_assets.cli import write_sample_landing
+    from mlops_assets.data.sources import write_sample_landing
 
     data_dir = tmp_path / "data"
     spec = load_spec(PROJECTS / "housing.yaml")
