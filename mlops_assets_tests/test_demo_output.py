@@ -21,7 +21,7 @@ from mlops_assets.days import recent_days
 from mlops_assets.ingestion import IngestResult
 from mlops_assets.spec import load_spec
 
-from .conftest import PROJECTS
+from .helpers import PROJECTS
 
 
 # ---------------------------------------------------------------- days

@@ -15,8 +15,8 @@ from mlops_assets.definitions import default_resources
 from mlops_assets.project_assets import build_data_assets, build_model_assets
 from mlops_assets.resources.tracking import CHAMPION
 
-from .conftest import REPO
-from .training.test_model_lifecycle import DAYS, small_churn
+from .helpers import REPO
+from .training.helpers import DAYS, small_churn
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 

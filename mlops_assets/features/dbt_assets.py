@@ -310,7 +310,7 @@ def build_dbt_features(spec: ProjectSpec, partitions_def: PartitionsDefinition, 
             result = dbt_runner.build(
                 Path(dbt.project_dir), Path(dbt.profiles_dir), storage.root / "dbt", f"+{model_name}", dbt_vars,
                 on_log=lambda level, message: log[level](message),
-                run_name=f"{context.op.name}-{context.run_id[:8]}",
+                run_name=f"{context.op_execution_context.op.name}-{context.run.run_id[:8]}",
             )
         except dbt_runner.DbtRunError as err:
             raise Failure(f"{spec.name}: {err}") from err

@@ -224,7 +224,7 @@ def build_candidate_model(spec: ProjectSpec) -> AssetsDefinition:
         window = window_of(spec, training_set)
         tags = {
             "project": spec.name,
-            "dagster_run_id": context.run_id,
+            "dagster_run_id": context.run.run_id,
             C.TRAINING_SET_VERSION_TAG: training_version,
             "spec_hash": spec.spec_hash(),
             "code_version": f"{__version__}+{_git_sha()}",

@@ -28,7 +28,7 @@ from mlops_assets.resources.layout import champion_path, reference_path
 from mlops_assets.project_assets import build_data_assets
 from mlops_assets.training.assets import CandidateConfig
 
-from .conftest import DAYS, TOKEN, TOKEN_ENV, World, make_deployer, small_churn, stopping
+from .helpers import DAYS, TOKEN, TOKEN_ENV, World, make_deployer, small_churn, stopping
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -7,7 +7,7 @@ import pytest
 
 from mlops_assets.evaluation.bootstrap import BootstrapResult, paired_bootstrap_diff, resample_counts
 from mlops_assets.evaluation.metrics import METRICS
-from mlops_assets_tests.evaluation.test_metrics import SKLEARN_CLASSIFICATION, SKLEARN_REGRESSION
+from mlops_assets_tests.evaluation.helpers import SKLEARN_CLASSIFICATION, SKLEARN_REGRESSION
 
 SKLEARN = {**SKLEARN_CLASSIFICATION, **SKLEARN_REGRESSION}
 

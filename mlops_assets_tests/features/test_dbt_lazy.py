@@ -18,7 +18,7 @@ from mlops_assets.resources.dbt import cached_manifest
 from mlops_assets.resources.storage import asset_path
 from mlops_assets.spec import load_spec
 
-from ..conftest import PROJECTS, REPO
+from ..helpers import PROJECTS, REPO
 
 DAY = "2026-01-02"
 STG, FEATURES = AssetKey(["churn", "stg_churn"]), AssetKey(["churn", "features"])

@@ -19,8 +19,8 @@ from mlops_assets.monitoring.freshness import apply_freshness, freshness_policie
 from mlops_assets.project_assets import build_data_assets, build_model_assets
 from mlops_assets.spec import PassthroughFeatures, load_spec
 
-from ..conftest import PROJECTS
-from .conftest import COVARIATE, LIVE_DAY, CONCEPT, LogWriter, raw_rows
+from ..helpers import PROJECTS
+from .helpers import COVARIATE, LIVE_DAY, CONCEPT, LogWriter, raw_rows
 
 DAYS = ["2026-01-01", "2026-01-02", "2026-01-03"]
 FEATURES = ["tenure_months", "contract", "monthly_charges", "support_calls", "late_payments", "payment_method", "region"]

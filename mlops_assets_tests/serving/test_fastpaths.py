@@ -12,7 +12,7 @@ from mlops_assets.serving.compiled import compile_column_transformer, compile_pi
 from mlops_assets.serving.contract import Contract, ContractError
 from mlops_assets.serving.models import LoadedModel, ModelInfo
 from mlops_assets.training.estimators import build_pipeline, split_columns
-from mlops_assets_tests.serving.conftest import _pipeline, churn_raw, churn_spec, records
+from mlops_assets_tests.serving.helpers import _pipeline, churn_raw, churn_spec, records
 
 
 def _training_pipeline(estimator: str):

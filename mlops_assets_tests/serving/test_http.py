@@ -11,7 +11,7 @@ import requests
 
 from mlops_assets.features.transforms import build_features
 from mlops_assets.serving.app import create_app
-from mlops_assets_tests.serving.conftest import churn_raw, records, running, wait_ready
+from mlops_assets_tests.serving.helpers import churn_raw, records, running, wait_ready
 
 LIMIT_BYTES = 200_000
 LIMIT_RECORDS = 300

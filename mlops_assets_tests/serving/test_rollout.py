@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from mlops_assets.features.transforms import build_features
-from mlops_assets_tests.serving.conftest import churn_raw, records
+from mlops_assets_tests.serving.helpers import churn_raw, records
 
 CLIENTS = 8
 
