@@ -220,7 +220,7 @@ def train_and_register(root: Path, seed: int) -> tuple[str, dict]:
     from mlops_assets.features.transforms import build_features
     from mlops_assets.resources.tracking import SKOPS_TRUSTED_TYPES
     from mlops_assets.spec import load_spec
-    from mlops_assets.training.assets import fit_candidate
+    from mlops_assets.training.training_set import fit_candidate
 
     spec = load_spec(ROOT / "projects" / "churn.yaml")
     uri = f"sqlite:///{root}/mlflow.db"

@@ -16,9 +16,9 @@ from dagster import (
     define_asset_job,
     schedule,
 )
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from mlops_assets import constants as C
+from mlops_assets.dagster_types import AssetJob
 from mlops_assets.monitoring.assets import DRIFT_REPORT, PERFORMANCE_REPORT, REFERENCE_PROFILE
 from mlops_assets.partitions import daily_partitions, monitoring_partitions
 from mlops_assets.spec import ProjectSpec
@@ -29,7 +29,7 @@ def ingest_selection(spec: ProjectSpec) -> AssetSelection:
     return AssetSelection.key_prefixes([spec.name]) & AssetSelection.groups(C.INGESTION, C.VALIDATION, C.FEATURES)
 
 
-def ingest_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
+def ingest_job(spec: ProjectSpec) -> AssetJob:
     return define_asset_job(
         name=f"{spec.name}__ingest",
         selection=ingest_selection(spec),
@@ -39,12 +39,12 @@ def ingest_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
     )
 
 
-def ingest_schedule(job: UnresolvedAssetJobDefinition) -> ScheduleDefinition:
+def ingest_schedule(job: AssetJob) -> ScheduleDefinition:
     """Daily at 01:00 UTC, for the day that just ended."""
     return build_schedule_from_partitioned_job(job, hour_of_day=1, minute_of_hour=0)
 
 
-def train_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
+def train_job(spec: ProjectSpec) -> AssetJob:
     return define_asset_job(
         name=f"{spec.name}__train",
         selection=retrain_selection(spec),
@@ -56,7 +56,7 @@ def train_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
     )
 
 
-def train_schedule(job: UnresolvedAssetJobDefinition) -> ScheduleDefinition:
+def train_schedule(job: AssetJob) -> ScheduleDefinition:
     """Weekly retraining, Mondays 03:00 UTC (off by default; toggle it in the UI)."""
     return ScheduleDefinition(job=job, cron_schedule="0 3 * * 1", execution_timezone="UTC")
 
@@ -69,7 +69,7 @@ def retrain_selection(spec: ProjectSpec) -> AssetSelection:
     return AssetSelection.assets(*[[spec.name, n] for n in names])
 
 
-def monitor_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
+def monitor_job(spec: ProjectSpec) -> AssetJob:
     return define_asset_job(
         name=f"{spec.name}__monitor",
         selection=AssetSelection.assets(
@@ -94,7 +94,7 @@ def ended_day(at: datetime) -> str:
     return (at.date() - timedelta(days=1)).isoformat()
 
 
-def monitor_schedule(job: UnresolvedAssetJobDefinition) -> ScheduleDefinition:
+def monitor_schedule(job: AssetJob) -> ScheduleDefinition:
     """Daily at 02:00 UTC, for the day that just ended (off by default).
 
     The monitor job's partitions include today, so Dagster's partitioned-job schedule would pick today's partition
@@ -123,7 +123,7 @@ def monitor_schedule(job: UnresolvedAssetJobDefinition) -> ScheduleDefinition:
     return _monitor_schedule
 
 
-def labeled_traffic_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
+def labeled_traffic_job(spec: ProjectSpec) -> AssetJob:
     """``<project>__label_traffic``: one feedback day's labels joined to their predictions (a training input)."""
     return define_asset_job(
         name=f"{spec.name}__label_traffic",

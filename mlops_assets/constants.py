@@ -22,6 +22,9 @@ ENDPOINT = "endpoint"
 PREDICTION_LOG = "prediction_log"
 FEEDBACK = "feedback"
 LABELED_TRAFFIC = "labeled_traffic"
+REFERENCE_PROFILE = "reference_profile"
+DRIFT_REPORT = "drift_report"
+PERFORMANCE_REPORT = "performance_report"
 
 # Environment variables and their embedded defaults.
 DATA_DIR_ENV = "MLOPS_DATA_DIR"

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 def demo_days(spec, days: int, today: date | None = None) -> list[str]:
     """The partition keys the demo ingests for `spec`: the `days` days ending yesterday (UTC) - or on the spec's
     `end_date` if that is earlier - and none before its `start_date`."""
-    from mlops_assets.cli import recent_days, utc_today
+    from mlops_assets.days import recent_days, utc_today
 
     end = (today or utc_today()) - timedelta(days=1)
     if spec.end_date is not None and spec.end_date < end:
@@ -121,7 +121,7 @@ def step_failures(events, chars: int = 240) -> list[tuple[str, str]]:
         if error is not None:
             message = (error.message.strip().splitlines() or [""])[0]
             prefix = f"{error.cls_name}: "
-            if error.cls_name and prefix in message:  # "dagster._core.definitions.events.Failure: ..." -> "..."
+            if error.cls_name and prefix in message:  # "<module path>.Failure: needs features" -> "needs features"
                 message = message.split(prefix, 1)[1]
             out.append((event.step_key, message if len(message) <= chars else message[: chars - 3] + "..."))
     return out
@@ -220,7 +220,7 @@ def _demo(report: Report, data_dir: Path, days: int, today: date | None, log_pat
     import queue as queues
     import threading
 
-    from mlops_assets.cli import recent_days, utc_today
+    from mlops_assets.days import recent_days, utc_today
 
     with report.stage("demo", "load", "the projects' specs and the Dagster instance"):
         from dagster import DagsterInstance
@@ -324,7 +324,7 @@ def _project_worker(name: str, data_dir: str, days: int, today: date | None, log
 
 def _project(report, name: str, data_dir: Path, days: int, today: date | None, store_ready) -> int:
     """Ingest, train, deploy and query one project; 0 when all of it worked."""
-    from mlops_assets.cli import write_sample_landing
+    from mlops_assets.data.sources import write_sample_landing
 
     from dagster import BetaWarning, DagsterInstance
 

@@ -18,7 +18,7 @@ import psycopg2
 import pytest
 import yaml
 
-from .conftest import spec_dict
+from .helpers import spec_dict
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 BIN = Path(sys.executable).parent

@@ -14,7 +14,7 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFil
 
 from mlops_assets.executors import DEFAULT_BROKER, celery_settings, executor_from_env
 
-from .conftest import REPO
+from .helpers import REPO
 from .prod_support import BIN, DAYS, Service, fresh_databases, port_open, sqlalchemy_url, wait_for, write_small_churn
 
 JOB = "churn__ingest"
@@ -93,7 +93,7 @@ def test_components_merge_with_the_celery_executor(monkeypatch):
     try:
         from mlops_assets.spec import load_spec
 
-        from .conftest import PROJECTS
+        from .helpers import PROJECTS
 
         merged = Definitions.merge(*(Definitions.merge(build_project_definitions(load_spec(PROJECTS / f"{n}.yaml")),
                                                         platform_definitions({})) for n in ("churn", "housing")))

@@ -9,7 +9,7 @@ from mlops_assets.data.schema import validate_batch
 from mlops_assets.data.sources import read_landing_file
 from mlops_assets.spec import load_spec
 
-from .conftest import PROJECTS
+from .helpers import PROJECTS
 
 
 def test_landing_writes_valid_daily_files(data_dir, capsys):

@@ -15,7 +15,7 @@ import yaml
 
 from mlops_assets.definitions import build_definitions
 from mlops_assets.spec import load_spec, load_specs
-from mlops_assets_tests.test_spec_init import churn_like_csv
+from mlops_assets_tests.helpers import churn_like_csv
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECTS = REPO / "projects"

@@ -13,7 +13,7 @@ from mlops_assets.definitions import defs
 from mlops_assets.partitions import monitoring_partitions
 from mlops_assets.spec import load_spec
 
-from .conftest import PROJECTS, REPO
+from .helpers import PROJECTS, REPO
 
 
 def test_definitions_snapshot():

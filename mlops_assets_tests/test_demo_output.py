@@ -13,14 +13,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from mlops_assets import cli
-from mlops_assets.cli import main, recent_days
+from mlops_assets import days as calendar
+from mlops_assets.cli import main
 from mlops_assets.demo import Report, blocked_summary, capture_output, demo_days, fmt_metric, ingest_summary, \
     log_file_path
+from mlops_assets.days import recent_days
 from mlops_assets.ingestion import IngestResult
 from mlops_assets.spec import load_spec
 
-from .conftest import PROJECTS
+from .helpers import PROJECTS
 
 
 # ---------------------------------------------------------------- days
@@ -32,7 +33,7 @@ def test_recent_days_end_on_the_given_day_in_order():
 
 
 def test_recent_days_default_to_the_days_ending_yesterday_utc(monkeypatch):
-    monkeypatch.setattr(cli, "utc_today", lambda: date(2026, 12, 2))
+    monkeypatch.setattr(calendar, "utc_today", lambda: date(2026, 12, 2))
     days = recent_days(21)
     assert len(days) == 21 and days[-1] == date(2026, 12, 1) and days[0] == date(2026, 11, 11)
 
@@ -50,7 +51,7 @@ def test_demo_days_end_yesterday_and_stay_inside_the_specs_partitions():
 
 
 def test_landing_default_start_is_the_days_ending_yesterday(data_dir, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "utc_today", lambda: date(2026, 12, 2))
+    monkeypatch.setattr(calendar, "utc_today", lambda: date(2026, 12, 2))
     assert main(["landing", "--spec", str(PROJECTS / "housing.yaml"), "--days", "2"]) == 0
     spec = load_spec(PROJECTS / "housing.yaml")
     names = sorted(p.name for p in (data_dir / spec.source.directory).iterdir())
@@ -150,18 +151,26 @@ def test_summaries_carry_the_figures():
 
 
 def test_step_failures_give_each_failed_steps_first_line_without_the_class_path():
-    from dagster._utils.error import SerializableErrorInfo
+    """From a real failed run: Dagster's error messages start with the exception's module path and class."""
+    from dagster import DagsterInstance, Failure, asset, materialize
 
     from mlops_assets.demo import step_failures
 
-    def event(step, message=None, cls_name="Failure"):
-        error = None if message is None else SerializableErrorInfo(message, [], cls_name)
-        return SimpleNamespace(is_step_failure=message is not None, step_key=step,
-                               step_failure_data=SimpleNamespace(error=error))
+    @asset
+    def raw():
+        return 1
 
-    events = [event("raw"), event("train", "dagster._core.definitions.events.Failure: needs features\nmore"),
-              event("eval", "x" * 500, cls_name="ValueError")]
-    out = step_failures(events, chars=50)
-    assert out[0] == ("train", "needs features")
-    assert out[1][0] == "eval" and len(out[1][1]) == 50 and out[1][1].endswith("...")
-    assert len(out) == 2
+    @asset
+    def train(raw):
+        raise Failure("needs features\nmore")
+
+    @asset
+    def evaluate():
+        raise Failure("x" * 500)
+
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([raw, train, evaluate], instance=instance, raise_on_error=False)
+    out = dict(step_failures(result.all_events, chars=50))
+    assert set(out) == {"train", "evaluate"}  # raw succeeded
+    assert out["train"] == "needs features"
+    assert len(out["evaluate"]) == 50 and out["evaluate"].startswith("x" * 40) and out["evaluate"].endswith("...")

@@ -19,7 +19,7 @@ from dagster import Definitions
 from mlops_assets.definitions import build_definitions
 from mlops_assets.spec import load_specs, parse_spec
 
-from .conftest import PROJECTS, REPO, spec_dict
+from .helpers import PROJECTS, REPO, spec_dict
 
 #: Imported only by the steps that train, evaluate, plot or test for drift; never by loading the definitions.
 DEFERRED = ("mlflow", "matplotlib", "sklearn", "scipy")

@@ -24,7 +24,7 @@ from mlops_assets.resources.tracking import CHAMPION
 from mlops_assets.serving.app import create_app
 from mlops_assets.spec import load_spec
 from mlops_assets.spec_init import infer_spec, read_csv_text, split_landing, write_spec
-from mlops_assets_tests.serving.conftest import running, wait_ready
+from mlops_assets_tests.serving.helpers import running, wait_ready
 
 DAYS, ROWS_PER_DAY = 4, 250
 LIVE_ROWS = 120  # rows of the last day sent to /predict, each labelled through /feedback

@@ -13,9 +13,9 @@ from mlflow import MlflowClient
 from mlops_assets.lineage.history import model_history
 from mlops_assets.resources.tracking import CHAMPION
 
-from .deployment.conftest import stopping
-from .monitoring.conftest import retrain_targets
-from .test_closed_loop import (DRIFT, LIVE_DAYS, Clock, _bootstrap, _ingest, _live_version, _loop_spec, _send_traffic,
+from .deployment.helpers import stopping
+from .monitoring.helpers import retrain_targets
+from .closed_loop import (DRIFT, LIVE_DAYS, Clock, _bootstrap, _ingest, _live_version, _loop_spec, _send_traffic,
                                _tick_until_quiet, _wait_logged, loop)  # noqa: F401  (loop: the fixture)
 from mlops_assets.monitoring.sensors import build_drift_sensor
 

@@ -33,7 +33,7 @@ from mlops_assets.deployment.local_process import LocalProcessDeployer
 from mlops_assets.project_assets import build_data_assets
 from mlops_assets.spec import load_spec
 
-from .conftest import REPO
+from .helpers import REPO
 from .prod_support import (
     BIN,
     DAYS,

@@ -10,7 +10,7 @@ import yaml
 from mlops_assets.definitions import defs
 from mlops_assets.spec import SpecError, load_spec, load_specs
 
-from .conftest import PROJECTS, spec_dict
+from .helpers import PROJECTS, spec_dict
 
 
 def test_shipped_specs_load():

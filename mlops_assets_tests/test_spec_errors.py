@@ -59,7 +59,7 @@ def test_a_late_error_fails_at_load_with_file_line_field_and_hint(tmp_path, old,
 
 def test_a_feature_named_like_a_prediction_log_column_is_refused_at_load():
     from mlops_assets.spec import parse_spec
-    from mlops_assets_tests.conftest import spec_dict
+    from mlops_assets_tests.helpers import spec_dict
 
     data = spec_dict("housing")
     assert data["features"]["kind"] == "passthrough"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -19,6 +18,10 @@ from mlops_assets.project_assets import build_model_assets
 from mlops_assets.resources.tracking import CHAMPION
 from mlops_assets.spec import load_spec, load_specs, parse_spec
 from mlops_assets.spec_init import InitError, infer_spec, numeric_range, split_landing, typed_column, write_spec
+
+from .helpers import CSV_DAYS as DAYS
+from .helpers import CSV_ROWS_PER_DAY as ROWS_PER_DAY
+from .helpers import churn_like_csv
 
 
 def text_frame(**columns) -> pd.DataFrame:
@@ -217,33 +220,6 @@ def test_split_landing_writes_each_days_rows_verbatim(tmp_path):
 
 
 # ---------------------------------------------------------------- end to end
-DAYS, ROWS_PER_DAY = 5, 300
-
-
-def churn_like_csv(path) -> None:
-    """A seeded CSV with an id, an event time, numeric/categorical/nullable/free-text columns and a 0/1 target
-    that depends on the features."""
-    rng = np.random.default_rng(11)
-    n = DAYS * ROWS_PER_DAY
-    day = np.repeat(np.arange(DAYS), ROWS_PER_DAY)
-    times = pd.Timestamp("2026-03-01") + pd.to_timedelta(day, "D") + pd.to_timedelta(rng.integers(0, 86400, n), "s")
-    plan = rng.choice(["basic", "plus", "pro"], n)
-    calls = rng.poisson(2, n)
-    tenure = rng.integers(1, 60, n)
-    usage = rng.gamma(2.0, 10.0, n)
-    score = rng.normal(0, 1, n)
-    score[rng.random(n) < 0.03] = np.nan
-    logit = -0.5 + 0.6 * calls - 0.06 * tenure + 1.2 * (plan == "basic") + 0.8 * np.nan_to_num(score)
-    frame = pd.DataFrame({
-        "account_id": [f"a{i:05d}" for i in range(n)],
-        "event_ts": times.strftime("%Y-%m-%d %H:%M:%S"),
-        "usage_gb": usage.round(2), "plan": plan, "support_calls": calls, "tenure_months": tenure,
-        "score": score.round(3), "email": [f"u{i}@example.com" for i in range(n)],
-        "churned": (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int),
-    })
-    frame.to_csv(path, index=False)
-
-
 def test_init_writes_a_spec_whose_project_runs_from_ingestion_to_champion(tmp_path, data_dir, monkeypatch, capsys):
     csv = tmp_path / "accounts.csv"
     churn_like_csv(csv)
@@ -299,9 +275,9 @@ def test_landing_from_csv_splits_into_an_existing_specs_directory(tmp_path, data
 def test_inference_on_the_housing_feed_recovers_the_hand_written_housing_spec(tmp_path):
     """Three days of the housing generator's landing files, inferred: the dtypes, nullability, categories, keys,
     task and features of projects/housing.yaml, with ranges that hold every observed value."""
-    from mlops_assets.cli import write_sample_landing
+    from mlops_assets.data.sources import write_sample_landing
 
-    from .conftest import PROJECTS
+    from .helpers import PROJECTS
 
     paths = write_sample_landing(PROJECTS / "housing.yaml", tmp_path, date(2026, 1, 1), 3)
     frame = pd.concat([pd.read_csv(p, dtype=str) for p in paths], ignore_index=True)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dagster import DefaultSensorStatus, RunRequest, SensorDefinition, SensorEvaluationContext, SkipReason, sensor
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from mlops_assets.monitoring.assets import champion_path, load_json
+from mlops_assets.dagster_types import AssetJob
+from mlops_assets.resources.layout import champion_path, load_json
 from mlops_assets.resources.storage import DataDirectory
 from mlops_assets.resources.tracking import CHAMPION, MlflowTracking
 from mlops_assets.spec import ProjectSpec
@@ -38,7 +38,7 @@ def alias_request(project: str, alias: str | None, record: dict | None) -> RunRe
 
 def build_alias_sensor(
     spec: ProjectSpec,
-    sync_job: UnresolvedAssetJobDefinition,
+    sync_job: AssetJob,
     *,
     default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
 ) -> SensorDefinition:

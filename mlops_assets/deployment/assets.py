@@ -19,10 +19,10 @@ from dagster import (
     define_asset_job,
 )
 from dagster import Field as ConfigField
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 from pydantic import Field
 
 from mlops_assets import constants as C
+from mlops_assets.dagster_types import AssetJob
 from mlops_assets.deployment.deployers import STRATEGIES, DeploymentError, ModelDeployer
 from mlops_assets.deployment.logs import FEEDBACK, PREDICTIONS, compact
 from mlops_assets.monitoring.assets import REFERENCE_PROFILE
@@ -176,7 +176,7 @@ def build_feedback(spec: ProjectSpec, partitions_def: Optional[PartitionsDefinit
 
 
 def _champion_job(spec: ProjectSpec, name: str, action: str, default_reason: str, description: str,
-                  strategy: Optional[str]) -> UnresolvedAssetJobDefinition:
+                  strategy: Optional[str]) -> AssetJob:
     """champion (with `action`) -> reference_profile -> endpoint; the launchpad asks only for a reason."""
     champion_op = "__".join([spec.name, C.CHAMPION])
     endpoint_op = "__".join(endpoint_key(spec).path)
@@ -199,7 +199,7 @@ def _champion_job(spec: ProjectSpec, name: str, action: str, default_reason: str
     )
 
 
-def build_rollback_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
+def build_rollback_job(spec: ProjectSpec) -> AssetJob:
     """``<project>__rollback``: move the champion alias back to the previous champion, its reference, then serve it.
 
     Each run steps one promotion back (v3 -> v2 -> v1); the endpoint swaps blue-green (all traffic at once).
@@ -212,7 +212,7 @@ def build_rollback_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
     )
 
 
-def build_sync_champion_job(spec: ProjectSpec) -> UnresolvedAssetJobDefinition:
+def build_sync_champion_job(spec: ProjectSpec) -> AssetJob:
     """``<project>__sync_champion``: adopt the version the registry's alias points at (moved by hand in MLflow)."""
     return _champion_job(
         spec, f"{spec.name}__sync_champion", "sync", "champion alias moved in the registry",

@@ -9,13 +9,10 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
+from mlops_assets.deployment.errors import DeploymentError
 from mlops_assets.spec import ProjectSpec
 
 STRATEGIES = ("blue_green", "canary", "shadow")
-
-
-class DeploymentError(RuntimeError):
-    """A deployment that did not happen; the message says why and what the endpoint serves now."""
 
 
 @dataclass(frozen=True)

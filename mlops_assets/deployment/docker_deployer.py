@@ -107,6 +107,19 @@ def git_sha(repo_root: Path) -> str | None:
 
 
 # ------------------------------------------------------------ the deployer
+def docker_sdk():
+    """The Docker SDK (``import docker``), imported when a Docker deployment runs; a clear error without it."""
+    try:
+        import docker
+        import docker.errors
+    except ImportError as err:
+        raise DeploymentError(
+            f"the Docker deployer needs the Docker SDK, which is not installed ({err}); install the 'docker' extra: "
+            'pip install "mlops-assets[docker]" (or use the local_process deployer)'
+        ) from err
+    return docker
+
+
 class DockerDeployer(ModelDeployer):
     """Model servers as Docker containers, blue/green per project (see the module docstring)."""
 
@@ -121,8 +134,7 @@ class DockerDeployer(ModelDeployer):
     stop_timeout_s: int = 30
 
     def _docker(self):
-        import docker
-
+        docker = docker_sdk()
         try:
             client = docker.from_env()
             client.ping()
@@ -157,18 +169,15 @@ class DockerDeployer(ModelDeployer):
             return self.image
         sha = git_sha(REPO_ROOT)
         tags = image_tags(self.image_repository, __version__, sha)
-        import docker.errors
-
         try:
             client.images.get(tags[-1])
-        except docker.errors.ImageNotFound:
+        except docker_sdk().errors.ImageNotFound:
             labels = image_labels(self.image_repository, __version__, sha, str(REPO_ROOT))
             build_image(client, REPO_ROOT, "serving", tags, labels)
         return tags[-1]
 
     def _container(self, client, spec: ProjectSpec, color: str):
-        import docker.errors
-
+        docker = docker_sdk()
         try:
             return client.containers.get(container_name(spec.name, color))
         except docker.errors.NotFound:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlops_assets.deployment.deployers import DeploymentError
+from mlops_assets.deployment.errors import DeploymentError
 from mlops_assets.deployment.server_client import ServerClient
 
 

@@ -208,7 +208,7 @@ def build_champion(spec: ProjectSpec) -> AssetsDefinition:
         if move.moved:
             history.append(history_row(context.instance, spec.name, client, timestamp=time.time(),
                                        action=move.action, from_version=move.from_version, to_version=move.version,
-                                       reason=config.reason, run_id=context.run_id))
+                                       reason=config.reason, run_id=context.run.run_id))
         return Output(
             record,
             metadata={

@@ -9,6 +9,7 @@ equal), so loading the definitions imports neither dagster-dbt nor dbt-core (~1-
 import hashlib
 import json
 import os
+import re
 import tempfile
 import textwrap
 from collections.abc import Mapping
@@ -224,9 +225,18 @@ def read_dbt_graph(manifest: Mapping[str, Any], project: str, features_model: st
 
 
 # ------------------------------------------------------------------ Dagster definitions
-def _asset_spec(model: DbtModelNode, graph: DbtGraph, spec: ProjectSpec) -> AssetSpec:
-    from dagster._utils.tags import is_valid_tag_key
+#: Dagster's documented tag-key format (an optional ``namespace/`` prefix, then a name; each up to 63 of
+#: ``A-Za-z0-9_.-``). dbt tags that do not fit are left out, as ``DagsterDbtTranslator.get_tags`` does (a test
+#: holds the two equal).
+_TAG_KEY = re.compile(r"^([A-Za-z0-9_.-]{1,63}/)?[A-Za-z0-9_.-]{1,63}$")
 
+
+def dbt_tags(tags) -> dict[str, str]:
+    """dbt tags as Dagster tags (key: the tag, value ""), those that are not valid Dagster tag keys left out."""
+    return {t: "" for t in tags if _TAG_KEY.match(t)}
+
+
+def _asset_spec(model: DbtModelNode, graph: DbtGraph, spec: ProjectSpec) -> AssetSpec:
     schema = None
     if model.columns:
         schema = TableSchema(columns=[
@@ -249,7 +259,7 @@ def _asset_spec(model: DbtModelNode, graph: DbtGraph, spec: ProjectSpec) -> Asse
         skippable=True,
         group_name=C.FEATURES,
         code_version=model.code_version,
-        tags={**{t: "" for t in model.tags if is_valid_tag_key(t)}, "project": spec.name},
+        tags={**dbt_tags(model.tags), "project": spec.name},
         kinds={"dbt", graph.adapter_type or "dbt"},
     )
 
@@ -300,7 +310,7 @@ def build_dbt_features(spec: ProjectSpec, partitions_def: PartitionsDefinition, 
             result = dbt_runner.build(
                 Path(dbt.project_dir), Path(dbt.profiles_dir), storage.root / "dbt", f"+{model_name}", dbt_vars,
                 on_log=lambda level, message: log[level](message),
-                run_name=f"{context.op.name}-{context.run_id[:8]}",
+                run_name=f"{context.op_execution_context.op.name}-{context.run.run_id[:8]}",
             )
         except dbt_runner.DbtRunError as err:
             raise Failure(f"{spec.name}: {err}") from err

@@ -24,7 +24,6 @@ from dagster import (
     run_failure_sensor,
     sensor,
 )
-from dagster._core.definitions.freshness import FreshnessState, TimeWindowFreshnessPolicy
 from pydantic import Field
 
 Clock = Callable[[], datetime]
@@ -151,32 +150,22 @@ def build_run_failure_alert_sensor(
 
 
 # ---------------------------------------------------------------- freshness
-def _own_state(policy: FreshnessPolicy, last: float | None, now: datetime) -> FreshnessState:
-    """Time-window policy against the latest materialization (the daemon's rule); other policy types: UNKNOWN."""
-    if not isinstance(policy, TimeWindowFreshnessPolicy):
-        return FreshnessState.UNKNOWN
-    if last is None:
-        return FreshnessState.UNKNOWN
-    age = now.timestamp() - last
-    if age > policy.fail_window.to_timedelta().total_seconds():
-        return FreshnessState.FAIL
-    if policy.warn_window is not None and age > policy.warn_window.to_timedelta().total_seconds():
-        return FreshnessState.WARN
-    return FreshnessState.PASS
+#: The state Dagster's freshness daemon records for an asset failing its policy (``FreshnessState.FAIL``, a str enum).
+FAIL = "FAIL"
 
 
-def freshness_states(instance: DagsterInstance, policies: Mapping[AssetKey, FreshnessPolicy], now: datetime) -> dict:
-    """Per asset: the daemon's recorded state (None when never recorded), our own evaluation, last materialization."""
-    records = instance.get_freshness_state_records(list(policies))
+def freshness_states(instance: DagsterInstance, keys: list[AssetKey]) -> dict:
+    """Per asset: the state Dagster's freshness daemon last recorded ("PASS", "WARN", "FAIL", "UNKNOWN"; None when
+    never evaluated) and its latest materialization (ISO time, None when never)."""
+    records = instance.get_freshness_state_records(list(keys))
     out = {}
-    for key, policy in policies.items():
+    for key in keys:
         event = instance.get_latest_materialization_event(key)
-        last = event.timestamp if event is not None else None
         record = records.get(key)
         out[key] = {
-            "daemon": record.freshness_state if record is not None else None,
-            "own": _own_state(policy, last, now),
-            "last_materialized": datetime.fromtimestamp(last, tz=timezone.utc).isoformat() if last else None,
+            "state": str(record.freshness_state.value) if record is not None else None,
+            "last_materialized": (datetime.fromtimestamp(event.timestamp, tz=timezone.utc).isoformat()
+                                  if event is not None else None),
         }
     return out
 
@@ -190,21 +179,20 @@ def build_freshness_alert_sensor(
 ) -> SensorDefinition:
     """Alerts once when an asset starts failing its freshness policy (and once when it recovers).
 
-    Dagster 1.13's freshness daemon (on by default under ``dagster dev``/``dagster-daemon``) evaluates each
-    policy and records FRESHNESS_STATE_CHANGE events, read here with ``instance.get_freshness_state_records``.
-    Because those records go stale when the daemon is not running (and do not exist before its first pass), the
-    sensor also evaluates each time-window policy itself — latest materialization older than ``fail_window`` —
-    and treats an asset as failing when either says FAIL. The set of failing assets is kept in the cursor.
+    Dagster evaluates the policies itself: its freshness daemon (run by ``dagster dev`` and ``dagster-daemon``)
+    records a FRESHNESS_STATE_CHANGE whenever an asset's state changes, read here with
+    ``instance.get_freshness_state_records``. The set of failing assets is kept in the cursor. `clock` stamps
+    the alerts.
     """
 
     @sensor(name=name, minimum_interval_seconds=minimum_interval_seconds, default_status=default_status,
-            description="Alerts when an asset fails its freshness policy (daemon state or own fail_window check).")
+            description="Alerts when an asset fails its freshness policy (the state Dagster's freshness daemon "
+                        "records).")
     def alert_on_freshness(context: SensorEvaluationContext, alerts: AlertSink):
         now = clock()
         previous = set(json.loads(context.cursor)["failing"]) if context.cursor else set()
-        states = freshness_states(context.instance, policies, now)
-        failing = {key.to_user_string() for key, s in states.items()
-                   if FreshnessState.FAIL in (s["daemon"], s["own"])}
+        states = freshness_states(context.instance, list(policies))
+        failing = {key.to_user_string() for key, s in states.items() if s["state"] == FAIL}
         by_name = {key.to_user_string(): (key, s) for key, s in states.items()}
         for name_ in sorted(failing - previous):
             key, s = by_name[name_]
@@ -215,8 +203,8 @@ def build_freshness_alert_sensor(
                            + (f", fail window {window.to_timedelta()}" if window is not None else ""),
                 "asset": name_,
                 "last_materialized": s["last_materialized"],
-                "daemon_state": s["daemon"].value if s["daemon"] else None,
-                "own_state": s["own"].value,
+                "state": s["state"],
+                "checked_at": now.isoformat(),
             })
         for name_ in sorted(previous - failing):
             key, s = by_name.get(name_, (AssetKey.from_user_string(name_), {"last_materialized": None}))

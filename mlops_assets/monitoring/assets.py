@@ -3,7 +3,6 @@
 
 import json
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,63 +23,21 @@ from mlops_assets import constants as C
 from mlops_assets.evaluation.plots import figure_markdown, pyplot
 from mlops_assets.data.fingerprint import frame_fingerprint
 from mlops_assets.features.transforms import build_features
-from mlops_assets.monitoring.drift import COLUMNS, DEFAULT_ALPHA, DriftReport, drift_from_counts
+from mlops_assets.monitoring.drift import COLUMNS
 from mlops_assets.monitoring.logs import FEEDBACK, PREDICTIONS, project_log_dir, read_day, read_days
 from mlops_assets.monitoring.performance import decide_performance, join_feedback, live_metric
 from mlops_assets.monitoring.profile import NumericProfile, ReferenceProfile
+from mlops_assets.monitoring.windows import SCORE, drift_of_rows, live_rows
 from mlops_assets.partitions import day_status, monitoring_partitions
-from mlops_assets.resources.storage import DataDirectory, asset_path
+from mlops_assets.resources.storage import DataDirectory
 from mlops_assets.resources.tracking import MlflowTracking
 from mlops_assets.spec import ProjectSpec
 from mlops_assets.training.estimators import model_scores, split_columns
 
 # mlflow is imported inside the functions that use it, not at module import (start-up time).
 
-REFERENCE_PROFILE = "reference_profile"
-DRIFT_REPORT = "drift_report"
-PERFORMANCE_REPORT = "performance_report"
-SCORE = "__score__"  # the champion's score, profiled like a feature (prediction drift)
+REFERENCE_PROFILE, DRIFT_REPORT, PERFORMANCE_REPORT = C.REFERENCE_PROFILE, C.DRIFT_REPORT, C.PERFORMANCE_REPORT
 MAX_PLOTS = 6
-
-
-# ---------------------------------------------------------------- helpers shared with the sensors
-def reference_path(data_dir: str | Path, project: str) -> Path:
-    """Where the json_io_manager keeps ``<project>/reference_profile``."""
-    return asset_path(data_dir, [project, REFERENCE_PROFILE], None).with_suffix(".json")
-
-
-def champion_path(data_dir: str | Path, project: str) -> Path:
-    return asset_path(data_dir, [project, C.CHAMPION], None).with_suffix(".json")
-
-
-def load_json(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def live_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows the live model answered (canary and shadow rows describe other models' traffic)."""
-    if rows.empty or "role" not in rows.columns:
-        return rows
-    return rows[rows["role"] == "live"].reset_index(drop=True)
-
-
-def drift_of_rows(spec: ProjectSpec, rows: pd.DataFrame, record: dict, alpha: float = DEFAULT_ALPHA) -> DriftReport:
-    """Drift of logged raw rows (features computed as in training) against a stored reference record.
-
-    The score column is compared only on rows scored by the model version the reference was built for; when a
-    window holds none (another version is live), the score is left out of that window's comparison.
-    """
-    profile = ReferenceProfile.from_dict(record)
-    features = build_features(spec, rows.reset_index(drop=True))
-    counts = {name: feat.bin(features[name]) for name, feat in profile.features.items() if name != SCORE}
-    if SCORE in profile.features:
-        same = rows["model_version"].astype(str).to_numpy() == str(record.get("model_version"))
-        if same.any():
-            counts[SCORE] = profile.features[SCORE].bin(rows["score"][same])
-        else:
-            profile = ReferenceProfile({k: v for k, v in profile.features.items() if k != SCORE})
-    m = spec.monitoring
-    return drift_from_counts(profile, counts, alpha, m.effect_size_floor, m.moved_mass_floor)
 
 
 def drift_markdown(table: pd.DataFrame) -> str:

@@ -36,17 +36,18 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from mlops_assets import constants as C
+from mlops_assets.dagster_types import AssetJob
 from mlops_assets.monitoring.alerts import AlertSink, Clock, utcnow
-from mlops_assets.monitoring.assets import champion_path, drift_of_rows, live_rows, load_json, reference_path
 from mlops_assets.monitoring.logs import (
     DEFAULT_MAX_FILES, FEEDBACK, PREDICTIONS, LogCursor, new_parts, project_log_dir, read_days, read_parts,
 )
 from mlops_assets.monitoring.performance import decide_performance, join_feedback, live_metric
 from mlops_assets.monitoring.persistence import Persistence
 from mlops_assets.monitoring.retrain import plan_retrain
+from mlops_assets.monitoring.windows import drift_of_rows, live_rows
+from mlops_assets.resources.layout import champion_path, load_json, reference_path
 from mlops_assets.resources.storage import DataDirectory
 from mlops_assets.resources.tracking import MlflowTracking
 from mlops_assets.spec import ProjectSpec
@@ -61,12 +62,12 @@ MAX_EVIDENCE = 1000
 class RetrainTargets:
     """The jobs a monitoring sensor launches: the retrain, and the runs that bring new data in before it."""
 
-    train: UnresolvedAssetJobDefinition
-    ingest: UnresolvedAssetJobDefinition
-    labeled_traffic: UnresolvedAssetJobDefinition
+    train: AssetJob
+    ingest: AssetJob
+    labeled_traffic: AssetJob
 
     @property
-    def jobs(self) -> list[UnresolvedAssetJobDefinition]:
+    def jobs(self) -> list[AssetJob]:
         return [self.train, self.ingest, self.labeled_traffic]
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import pandas as pd
 from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
 
+from mlops_assets.resources.layout import asset_path, json_path
+
 
 class DataDirectory(ConfigurableResource):
     """The one directory everything the platform writes lives under (`MLOPS_DATA_DIR`)."""
@@ -32,14 +34,6 @@ class DataDirectory(ConfigurableResource):
     @property
     def warehouse_path(self) -> Path:
         return self.root / "warehouse.duckdb"
-
-
-def asset_path(data_dir: str | os.PathLike, key_path: list[str], partition: str | None) -> Path:
-    """Layout shared by the IO manager and dbt's external models: assets/<key...>/<partition>.parquet."""
-    base = Path(data_dir).resolve() / "assets"
-    if partition is None:
-        return base.joinpath(*key_path[:-1], f"{key_path[-1]}.parquet")
-    return base.joinpath(*key_path, f"{partition}.parquet")
 
 
 def write_parquet_atomic(df: pd.DataFrame, path: Path) -> None:
@@ -105,7 +99,7 @@ class JsonIOManager(ConfigurableIOManager):
     data_dir: str
 
     def _path(self, context: InputContext | OutputContext) -> Path:
-        return asset_path(self.data_dir, list(context.asset_key.path), None).with_suffix(".json")
+        return json_path(self.data_dir, list(context.asset_key.path))
 
     def handle_output(self, context: OutputContext, obj: dict) -> None:
         path = self._path(context)

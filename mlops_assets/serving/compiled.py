@@ -28,6 +28,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+log = logging.getLogger(__name__)
+
 #: frame -> float64 matrix (the ColumnTransformer's output), or None to use the pipeline itself.
 Transform = Callable[[pd.DataFrame], "np.ndarray | None"]
 #: one transformer step on a float64 block, in place.
@@ -109,7 +111,8 @@ def _numeric_block(trans) -> list[_Step] | None:
 
 def _lookups(enc) -> list[dict]:
     cats = enc.categories_
-    if getattr(enc, "_infrequent_enabled", False) or any(
+    # `infrequent_categories_` is defined only when infrequent categories are enabled (None per feature without any).
+    if any(c is not None for c in getattr(enc, "infrequent_categories_", ())) or any(
             c.dtype != object or not all(type(v) is str for v in c.tolist()) for c in cats):
         raise _Unsupported(f"{type(enc).__name__} categories or infrequent categories")
     if np.dtype(enc.dtype) != np.float64:
@@ -164,27 +167,67 @@ def _categorical_block(trans):
     raise _Unsupported(type(trans).__name__)
 
 
+def _dense_output(ct) -> bool:
+    """True when ``ct.transform`` returns a numpy array (no ``set_output(transform="pandas"/"polars")``).
+
+    scikit-learn has no public getter for an estimator's output container, so this reads the private
+    ``sklearn.utils._set_output._get_output_config``; if a release renames it, the fast path turns off with a
+    warning in the log (the pipeline then runs as it is)."""
+    try:
+        from sklearn.utils._set_output import _get_output_config
+
+        return _get_output_config("transform", ct)["dense"] == "default"
+    except (ImportError, AttributeError, KeyError, TypeError) as err:
+        log.warning("serving fast path off: scikit-learn's private _get_output_config is not usable (%s: %s); "
+                    "models answer through their own pipeline", type(err).__name__, err)
+        return False
+
+
+def _input_names(ct, columns) -> list[str]:
+    """The input column names one fitted ``ct.transformers_`` entry reads (names, positions, a mask or a slice)."""
+    names_in = np.asarray(ct.feature_names_in_, dtype=object)
+    if isinstance(columns, str):
+        columns = [columns]
+    if isinstance(columns, slice):
+        if not all(b is None or isinstance(b, int) for b in (columns.start, columns.stop, columns.step)):
+            raise _Unsupported("label slice of columns")
+        return [str(c) for c in names_in[columns]]
+    columns = list(np.asarray(columns).tolist()) if not isinstance(columns, list) else columns
+    if all(type(c) is bool for c in columns):
+        return [str(c) for c in names_in[np.asarray(columns, dtype=bool)]]
+    if all(isinstance(c, str) for c in columns):
+        return [str(c) for c in columns]
+    if all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in columns):
+        return [str(c) for c in names_in[np.asarray(columns, dtype=np.intp)]]
+    raise _Unsupported(f"column selection {columns!r}")
+
+
 def compile_column_transformer(ct) -> Transform | None:
     """A numpy version of fitted ``ct.transform`` for a DataFrame, or None when ``ct`` is not covered."""
     from sklearn.compose import ColumnTransformer
-    from sklearn.utils._set_output import _get_output_config
 
     if type(ct) is not ColumnTransformer:
         return None
     try:
-        if (ct.sparse_output_ or ct.transformer_weights or not hasattr(ct, "feature_names_in_")
-                or _get_output_config("transform", ct)["dense"] != "default"):
-            raise _Unsupported("sparse/weighted/pandas output or not fitted on a DataFrame")
+        if ct.sparse_output_ or ct.transformer_weights or not hasattr(ct, "feature_names_in_"):
+            raise _Unsupported("sparse or weighted output, or not fitted on a DataFrame")
+        if not _dense_output(ct):
+            raise _Unsupported("pandas/polars output")
         blocks = []
-        for name, trans, _ in ct.transformers_:
-            names = [str(c) for c in ct.feature_names_in_[ct._transformer_to_input_indices[name]]]
+        for _name, trans, columns in ct.transformers_:
+            names = _input_names(ct, columns)
             if (isinstance(trans, str) and trans == "drop") or not names:
                 continue
             try:
                 blocks.append(("num", names, _numeric_block(trans)))
             except _Unsupported:
                 blocks.append(("cat", names, _categorical_block(trans)))
-    except (_Unsupported, AttributeError, KeyError):
+    except _Unsupported as why:
+        log.info("serving fast path not used for this pipeline: %s", why)
+        return None
+    except (AttributeError, KeyError, TypeError, IndexError) as err:  # fitted state not as this module expects
+        log.warning("serving fast path off: the fitted ColumnTransformer does not look as expected (%s: %s); "
+                    "the model answers through its own pipeline", type(err).__name__, err)
         return None
 
     def transform(frame: pd.DataFrame) -> np.ndarray | None:

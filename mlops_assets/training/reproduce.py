@@ -5,18 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mlops_assets import constants as C
 from mlops_assets.data.fingerprint import frame_fingerprint
-from mlops_assets.resources.storage import asset_path
-from mlops_assets.resources.tracking import MlflowTracking
+from mlops_assets.resources.layout import asset_path
 from mlops_assets.spec import ProjectSpec
-from mlops_assets.training.assets import assemble_training_set, fit_candidate
 from mlops_assets.training.estimators import model_scores
 from mlops_assets.training.split import Window
+from mlops_assets.training.training_set import assemble_training_set, fit_candidate
+
+if TYPE_CHECKING:  # a Dagster resource: only its MLflow client is used here
+    from mlops_assets.resources.tracking import MlflowTracking
 
 # mlflow and joblib are imported inside reproduce(), not at module import (start-up time).
 

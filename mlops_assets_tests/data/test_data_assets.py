@@ -16,7 +16,7 @@ from mlops_assets.project_assets import build_data_assets
 from mlops_assets.resources.storage import asset_path
 from mlops_assets.spec import GeneratorSource, load_spec
 
-from ..conftest import PROJECTS, churn_landing_spec
+from ..helpers import PROJECTS, churn_landing_spec
 
 DAY = "2026-01-03"
 CHURN = GeneratorSource(kind="generator", generator="churn", seed=42, rows_per_day=400)

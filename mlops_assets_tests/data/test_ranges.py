@@ -21,7 +21,7 @@ from mlops_assets.project_assets import build_data_assets
 from mlops_assets.resources.storage import asset_path
 from mlops_assets.spec import GeneratorSource, parse_spec
 
-from ..conftest import REPO, churn_landing_spec, spec_dict
+from ..helpers import REPO, churn_landing_spec, spec_dict
 
 DAYS = ["2026-01-05", "2026-01-06", "2026-01-07"]
 CHURN = GeneratorSource(kind="generator", generator="churn", seed=42, rows_per_day=300)

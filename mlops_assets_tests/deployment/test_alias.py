@@ -23,11 +23,12 @@ from mlops_assets.definitions import default_resources, local_tracking_uri
 from mlops_assets.deployment.alias_sensor import alias_request, build_alias_sensor
 from mlops_assets.deployment.assets import build_rollback_job, build_sync_champion_job
 from mlops_assets.evaluation.champion import ChampionError, metrics_of, rollback_target
-from mlops_assets.monitoring.assets import build_reference_profile, champion_path, reference_path, reference_rows
+from mlops_assets.monitoring.assets import build_reference_profile, reference_rows
+from mlops_assets.resources.layout import champion_path, reference_path
 from mlops_assets.project_assets import build_data_assets
 from mlops_assets.training.assets import CandidateConfig
 
-from .conftest import DAYS, TOKEN, TOKEN_ENV, World, make_deployer, small_churn, stopping
+from .helpers import DAYS, TOKEN, TOKEN_ENV, World, make_deployer, small_churn, stopping
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -3,6 +3,7 @@ the Docker engine itself only when one answers."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 
@@ -10,7 +11,7 @@ import pytest
 from dagster import Failure
 
 from mlops_assets.deployment.assets import EndpointConfig, _target, check_alias
-from mlops_assets.deployment.deployers import DeploymentError, EndpointState, ModelDeployer, check_request
+from mlops_assets.deployment.deployers import DeploymentError, EndpointState, check_request
 from mlops_assets.deployment.docker_deployer import (
     DockerDeployer,
     bind_mounts,
@@ -25,7 +26,7 @@ from mlops_assets.deployment.local_process import LocalProcessDeployer
 from mlops_assets.deployment.rollout import plan
 from mlops_assets.spec import load_spec
 
-from ..conftest import PROJECTS
+from ..helpers import PROJECTS
 
 V1 = {"model_uri": "models:/churn/1", "model_version": "1"}
 V2 = {"model_uri": "models:/churn/2", "model_version": "2"}
@@ -67,8 +68,8 @@ def test_endpoint_state_from_server_is_json_serialisable():
     assert (state.live_version, state.previous_version, state.candidate_version) == ("2", "1", None)
     again = EndpointState.from_dict(json.loads(json.dumps(state.to_dict())))
     assert again == state
-    with pytest.raises(Exception):
-        state.live_version = "3"  # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        state.live_version = "3"
 
 
 @pytest.mark.parametrize("strategy, weight", [("rolling", 0.0), ("canary", 1.5), ("canary", -0.1)])
@@ -99,14 +100,14 @@ def test_written_spec_loads_back_as_the_same_spec(tmp_path):
     assert path.stat().st_mtime_ns == mtime  # unchanged spec: not rewritten
 
 
-def test_deployers_are_model_deployers_and_loopback_only(tmp_path):
+def test_deployers_serve_on_loopback_only(tmp_path):
     local = LocalProcessDeployer(data_dir=str(tmp_path), tracking_uri="sqlite:///x.db", base_port=9100)
-    assert isinstance(local, ModelDeployer)
     assert local.endpoint_url(churn()) == "http://127.0.0.1:9100"
     assert local.log_dir(churn()) == tmp_path.resolve() / "predictions" / "churn"
     with pytest.raises(DeploymentError, match="127.0.0.1 only"):
         LocalProcessDeployer(data_dir=str(tmp_path), tracking_uri="x", host="0.0.0.0").endpoint_url(churn())
-    assert isinstance(DockerDeployer(data_dir=str(tmp_path), tracking_uri="x"), ModelDeployer)
+    docker = DockerDeployer(data_dir=str(tmp_path / "docker"), tracking_uri="x", base_port=9300)
+    assert docker.endpoint_url(churn()) == "http://127.0.0.1:9300"  # no colour active yet: blue's port
 
 
 def test_status_and_rollback_without_a_server(tmp_path):
@@ -218,7 +219,7 @@ def test_docker_deployer_without_engine_fails_clearly(tmp_path):
 @pytest.mark.timeout(1800)
 def test_docker_blue_green_switch_and_rollback(tmp_path):
     """Builds the serving image, deploys v1 (blue) then v2 (green), rolls back to blue; needs an engine."""
-    from mlops_assets_tests.serving.conftest import build_registry
+    from mlops_assets_tests.serving.helpers import build_registry
 
     registry = build_registry(tmp_path / "ml")
     with socket.socket() as s:
@@ -243,3 +244,17 @@ def test_docker_blue_green_switch_and_rollback(tmp_path):
             container = deployer._container(ENGINE, spec, color)
             if container is not None:
                 container.remove(force=True)
+
+
+def test_without_the_docker_sdk_the_docker_deployer_names_the_extra():
+    """In a fresh interpreter where `import docker` fails (as without the 'docker' extra)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['docker'] = None\n"
+            "from mlops_assets.deployment.docker_deployer import docker_sdk\n"
+            "from mlops_assets.deployment.errors import DeploymentError\n"
+            "try:\n    docker_sdk()\nexcept DeploymentError as err:\n    print(err)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert 'pip install "mlops-assets[docker]"' in out.stdout

@@ -13,9 +13,9 @@ import requests
 from mlops_assets.deployment.deployers import DeploymentError
 from mlops_assets.deployment.layout import ServingLayout
 from mlops_assets.training.assets import CandidateConfig
-from mlops_assets_tests.serving.conftest import churn_raw, records
+from mlops_assets_tests.serving.helpers import churn_raw, records
 
-from .conftest import make_deployer
+from .helpers import make_deployer
 
 pytestmark = pytest.mark.timeout(600)
 

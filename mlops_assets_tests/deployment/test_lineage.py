@@ -20,9 +20,9 @@ from mlops_assets.data.generators.registry import generate_batch
 from mlops_assets.resources.storage import asset_path
 from mlops_assets.serving.contract import Contract
 from mlops_assets.serving.predlog import request_day
-from mlops_assets_tests.serving.conftest import churn_raw, records
+from mlops_assets_tests.serving.helpers import churn_raw, records
 
-from .conftest import DAYS, TOKEN, stopping
+from .helpers import DAYS, TOKEN, stopping
 
 pytestmark = pytest.mark.timeout(900)
 CLI = Path(sys.executable).with_name("mlops-assets")

@@ -11,9 +11,9 @@ from dagster import DailyPartitionsDefinition, materialize
 
 from mlops_assets.deployment.assets import build_feedback, build_prediction_log
 from mlops_assets.deployment.logs import FEEDBACK, PREDICTIONS, empty_log
-from mlops_assets_tests.serving.conftest import churn_raw, records
+from mlops_assets_tests.serving.helpers import churn_raw, records
 
-from .conftest import ENDPOINT, TOKEN, make_deployer, stopping, today
+from .helpers import ENDPOINT, TOKEN, make_deployer, stopping, today
 
 pytestmark = pytest.mark.timeout(600)
 

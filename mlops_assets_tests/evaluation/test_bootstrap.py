@@ -1,14 +1,13 @@
 """Paired bootstrap: pairing, sign convention, determinism, the vectorised kernels and speed."""
 
 import math
-import time
 
 import numpy as np
 import pytest
 
 from mlops_assets.evaluation.bootstrap import BootstrapResult, paired_bootstrap_diff, resample_counts
 from mlops_assets.evaluation.metrics import METRICS
-from mlops_assets_tests.evaluation.test_metrics import SKLEARN_CLASSIFICATION, SKLEARN_REGRESSION
+from mlops_assets_tests.evaluation.helpers import SKLEARN_CLASSIFICATION, SKLEARN_REGRESSION
 
 SKLEARN = {**SKLEARN_CLASSIFICATION, **SKLEARN_REGRESSION}
 
@@ -166,13 +165,15 @@ def test_bad_arguments_raise(kwargs, match):
 
 
 @pytest.mark.parametrize("metric", ["roc_auc", "rmse"])
-def test_10k_rows_1000_resamples_is_fast(metric):
+def test_10k_rows_1000_resamples_give_a_finite_interval_around_the_difference(metric):
+    """The size the evaluation gate runs at (its speed is measured by bench/, not asserted here)."""
     if metric == "roc_auc":
         y, a = classification(14, n=10_000)
         b = scores(y, 15)
     else:
         y, a = regression(14, n=10_000)
         b = a + np.random.default_rng(15).normal(0, 0.5, len(a))
-    start = time.perf_counter()
-    paired_bootstrap_diff(y, a, b, metric, n_boot=1000)
-    assert time.perf_counter() - start < 5.0
+    result = paired_bootstrap_diff(y, a, b, metric, n_boot=1000)
+    assert result.n_boot == 1000 and math.isfinite(result.ci_low) and math.isfinite(result.ci_high)
+    assert result.ci_low <= result.diff <= result.ci_high
+    assert result.diff == pytest.approx(result.challenger - result.champion)

@@ -14,7 +14,7 @@ from mlops_assets.resources.tracking import CHALLENGER, CHAMPION
 from mlops_assets.spec import PassthroughFeatures, load_spec
 from mlops_assets.training.assets import CandidateConfig
 
-from ..conftest import PROJECTS
+from ..helpers import PROJECTS
 
 DAYS = [f"2026-01-0{i}" for i in range(1, 7)]  # 4 train days + 2 holdout days
 FEATURES = ["tenure_months", "contract", "monthly_charges", "support_calls", "late_payments", "payment_method", "region"]

@@ -12,7 +12,7 @@ from mlops_assets.resources.dbt import cached_manifest
 from mlops_assets.resources.storage import asset_path
 from mlops_assets.spec import load_spec
 
-from ..conftest import PROJECTS
+from ..helpers import PROJECTS
 
 DAY = "2026-01-02"
 

@@ -18,7 +18,7 @@ from mlops_assets.resources.dbt import cached_manifest
 from mlops_assets.resources.storage import asset_path
 from mlops_assets.spec import load_spec
 
-from ..conftest import PROJECTS, REPO
+from ..helpers import PROJECTS, REPO
 
 DAY = "2026-01-02"
 STG, FEATURES = AssetKey(["churn", "stg_churn"]), AssetKey(["churn", "features"])
@@ -190,3 +190,13 @@ def test_the_graph_read_from_the_manifest_is_the_one_dagster_dbt_builds():
                 sorted((c.asset_key.to_user_string(), c.name) for c in assets.check_specs))
 
     assert layout(ours) == layout(reference)
+
+
+def test_dbt_tags_become_the_tags_dagster_dbt_gives():
+    from dagster_dbt import DagsterDbtTranslator
+
+    from mlops_assets.features.dbt_assets import dbt_tags
+
+    tags = ["daily", "pii", "team/ml", "has space", "a/b/c", "x" * 63, "x" * 64, "ok.v-1_2", "", "emoji✓"]
+    assert dbt_tags(tags) == DagsterDbtTranslator().get_tags({"tags": tags})
+    assert dbt_tags(tags) == {"daily": "", "pii": "", "team/ml": "", "x" * 63: "", "ok.v-1_2": ""}

@@ -12,13 +12,15 @@ from dagster import AssetKey, RunConfig, materialize
 
 from mlops_assets.data.assets import RawDataConfig
 from mlops_assets.definitions import default_resources, local_tracking_uri
-from mlops_assets.monitoring.assets import SCORE, build_monitoring_assets, reference_path
+from mlops_assets.monitoring.assets import build_monitoring_assets
+from mlops_assets.monitoring.windows import SCORE
+from mlops_assets.resources.layout import reference_path
 from mlops_assets.monitoring.freshness import apply_freshness, freshness_policies
 from mlops_assets.project_assets import build_data_assets, build_model_assets
 from mlops_assets.spec import PassthroughFeatures, load_spec
 
-from ..conftest import PROJECTS
-from .conftest import COVARIATE, LIVE_DAY, CONCEPT, LogWriter, raw_rows
+from ..helpers import PROJECTS
+from .helpers import COVARIATE, LIVE_DAY, CONCEPT, LogWriter, raw_rows
 
 DAYS = ["2026-01-01", "2026-01-02", "2026-01-03"]
 FEATURES = ["tenure_months", "contract", "monthly_charges", "support_calls", "late_payments", "payment_method", "region"]

@@ -23,8 +23,8 @@ from mlops_assets.project_assets import build_data_assets, build_model_assets
 from mlops_assets.resources.tracking import CHAMPION
 from mlops_assets.spec import GeneratorSource
 
-from ..conftest import churn_landing_spec
-from .conftest import COVARIATE, LIVE_DAY, LogWriter, retrain_targets
+from ..helpers import churn_landing_spec
+from .helpers import COVARIATE, LIVE_DAY, LogWriter, retrain_targets
 
 DAYS = [dt.date(2026, 1, d) for d in range(1, 7)]  # 4 train + 2 holdout days
 GENERATOR = GeneratorSource(kind="generator", generator="churn", seed=5, rows_per_day=600)

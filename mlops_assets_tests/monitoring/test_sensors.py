@@ -15,7 +15,7 @@ from mlops_assets.monitoring.sensors import build_drift_sensor, build_performanc
 from mlops_assets.resources.storage import DataDirectory
 from mlops_assets.resources.tracking import MlflowTracking
 
-from .conftest import (
+from .helpers import (
     BASE_DAYS, CONCEPT, COVARIATE, LIVE_DAY, LogWriter, land_features, monitored_spec, raw_rows, retrain_targets,
     write_champion, write_reference,
 )

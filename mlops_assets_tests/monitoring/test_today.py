@@ -16,7 +16,7 @@ from mlops_assets.monitoring.assets import build_drift_report, build_performance
 from mlops_assets.partitions import IN_PROGRESS, daily_partitions, day_status, monitoring_partitions
 from mlops_assets.resources.storage import DataDirectory, JsonIOManager, ParquetIOManager
 
-from .conftest import LogWriter, monitored_spec, raw_rows, write_champion, write_reference
+from .helpers import LogWriter, monitored_spec, raw_rows, write_champion, write_reference
 
 UTC = dt.timezone.utc
 LIVE, SHADOW = 600, 200

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 
-from mlops_assets_tests.serving.conftest import build_registry, churn_raw, records
+from mlops_assets_tests.serving.helpers import build_registry, churn_raw, records
 from mlops_assets_tests.serving.process import server_process
 
 

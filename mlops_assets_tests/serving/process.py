@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlops_assets_tests.serving.conftest import free_port, wait_ready
+from mlops_assets_tests.serving.helpers import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,5 +1,9 @@
 """Micro-batching: concurrent jobs share one predict call; a lone job does not wait; after concurrent traffic a
-batch waits (boundedly) to fill; shadows never answer."""
+batch waits (boundedly) to fill; shadows never answer.
+
+The batcher's clock is its event loop's: these tests run it on a virtual-time loop
+(:mod:`mlops_assets_tests.virtual_time`), so waits are exact, cost no wall-clock time, and what is asserted (which
+jobs share a batch, how long the batcher waited) cannot depend on how loaded the machine is."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import pandas as pd
 import pytest
 
 from mlops_assets.serving.batching import Concurrency, Job, MicroBatcher
+from mlops_assets_tests.virtual_time import run_virtual
 
 
 class Doubler:
@@ -37,8 +42,13 @@ def frame(*xs: float) -> pd.DataFrame:
     return pd.DataFrame({"x": list(xs)})
 
 
-def run(coro, timeout: float = 20.0):
-    return asyncio.run(asyncio.wait_for(coro, timeout))
+def run(coro):
+    """Run on virtual time (the test's own timeout, pytest-timeout, guards against a hang)."""
+    return run_virtual(coro)
+
+
+def now() -> float:
+    return asyncio.get_running_loop().time()
 
 
 def test_concurrent_jobs_are_coalesced_and_answers_stay_in_order():
@@ -74,17 +84,18 @@ def test_a_lone_request_does_not_wait_for_company():
     async def main():
         b = MicroBatcher(lambda raw: raw, max_wait_s=0.2)
         await b.start()
-        took = []
+        waited = []
         for i in range(5):
-            t = time.perf_counter()
+            t = now()
             with b.expecting() as ticket:
                 await b.submit(Job(frame(i), model, "live"), ticket)
-            took.append(time.perf_counter() - t)
+            waited.append(now() - t)
         await b.stop()
-        return took
+        return waited, b.batches
 
-    took = run(main())
-    assert max(took) < 0.1, took  # far below the 0.2 s wait bound: nobody else was on the way
+    waited, batches = run(main())
+    assert waited == [0.0] * 5  # no wait at all (not even the 0.2 s bound): nobody else was on the way
+    assert batches == 5 and model.calls == [1] * 5
 
 
 @pytest.mark.parametrize("peaks, goal", [
@@ -110,24 +121,24 @@ def test_after_concurrent_traffic_a_batch_waits_to_fill_up():
     model = Doubler("1")
 
     async def main():
-        b = MicroBatcher(lambda raw: raw, fill_wait_s=10.0)  # generous: the batch fills long before
+        b = MicroBatcher(lambda raw: raw, fill_wait_s=10.0)
         await b.start()
         await _answered(b, model, 0, 1, 2, 3)  # four at once
         assert b.concurrency.goal == 4
-        t = time.perf_counter()
+        t = now()
         first = asyncio.ensure_future(b.submit(Job(frame(10), model, "live")))
         await asyncio.sleep(0.05)  # the others arrive well after the first (no expecting() ticket to announce them)
         assert not first.done()  # held back for company
         rest = await _answered(b, model, 11, 12, 13)
-        took = time.perf_counter() - t
+        waited = now() - t
         out = [await first, *rest]
         await b.stop()
-        return out, took
+        return out, waited
 
-    out, took = run(main())
+    out, waited = run(main())
     assert [s.tolist() for _, s in out] == [[10], [11], [12], [13]]
     assert model.calls == [4, 4]  # the late ones joined the waiting one
-    assert took < 5.0  # dispatched when full, not at the wait bound
+    assert waited == pytest.approx(0.05)  # dispatched when full (at 0.05 s), not at the 10 s bound
 
 
 def test_filling_up_is_bounded_and_fades_for_a_lone_client():
@@ -137,23 +148,25 @@ def test_filling_up_is_bounded_and_fades_for_a_lone_client():
         b = MicroBatcher(lambda raw: raw, fill_wait_s=0.05)
         await b.start()
         await _answered(b, model, 0, 1, 2, 3)
-        took = []
+        waited = []
         for i in range(6):  # a lone client now: the first few wait out the bound, then none do
-            t = time.perf_counter()
+            t = now()
             await _answered(b, model, i)
-            took.append(time.perf_counter() - t)
+            waited.append(now() - t)
         goal = b.concurrency.goal
         b.fill_wait_s = 10.0  # would be obvious if a lone request still waited
-        t = time.perf_counter()
+        t = now()
         await _answered(b, model, 9)
-        took.append(time.perf_counter() - t)
+        waited.append(now() - t)
         await b.stop()
-        return took, goal
+        return waited, goal
 
-    took, goal = run(main())
+    waited, goal = run(main())
     assert goal == 1
-    assert 0.04 < took[0] < 5.0  # waited for the concurrency seen before, but only up to fill_wait_s
-    assert took[-1] < 5.0 and model.calls == [4] + [1] * 7
+    # The first four waited for the concurrency seen before, each only up to fill_wait_s, while the goal faded
+    # (Concurrency's decay); then none waited, not even with a 10 s bound once the goal is 1.
+    assert waited == pytest.approx([0.05] * 4 + [0.0] * 3)
+    assert model.calls == [4] + [1] * 7  # every lone request was a batch of its own
 
 
 def test_batches_respect_max_rows_and_group_by_model():
@@ -206,4 +219,4 @@ def test_a_failing_model_fails_its_own_requests_only():
         return out
 
     err, ok = run(main())
-    assert isinstance(err, RuntimeError) and np.asarray(ok[1]).tolist() == [2.0]
+    assert repr(err) == "RuntimeError('boom')" and np.asarray(ok[1]).tolist() == [2.0]

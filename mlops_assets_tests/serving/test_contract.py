@@ -12,7 +12,7 @@ from mlops_assets.features import churn
 from mlops_assets.features.transforms import build_features
 from mlops_assets.serving.contract import Contract, ContractError, required_columns
 from mlops_assets.spec import load_spec
-from mlops_assets_tests.serving.conftest import PROJECTS, churn_raw, churn_spec, records
+from mlops_assets_tests.serving.helpers import PROJECTS, churn_raw, churn_spec, records
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,11 @@ import pytest
 
 from mlops_assets.features.transforms import build_features
 from mlops_assets.serving.batching import concat_rows
-from mlops_assets.serving.compiled import compile_pipeline
+from mlops_assets.serving.compiled import compile_column_transformer, compile_pipeline
 from mlops_assets.serving.contract import Contract, ContractError
 from mlops_assets.serving.models import LoadedModel, ModelInfo
 from mlops_assets.training.estimators import build_pipeline, split_columns
-from mlops_assets_tests.serving.conftest import _pipeline, churn_raw, churn_spec, records
+from mlops_assets_tests.serving.helpers import _pipeline, churn_raw, churn_spec, records
 
 
 def _training_pipeline(estimator: str):
@@ -72,6 +72,34 @@ def test_compiled_preprocessing_leaves_what_it_does_not_cover_to_the_pipeline(pi
         model.predict(odd)
     assert compile_pipeline(pipe[-1]) is None  # not a [ColumnTransformer, estimator] pipeline
     assert compile_pipeline(pipelines["onehot + scaler logreg"]) is None  # sparse one-hot output: not covered
+
+
+def test_pandas_output_and_infrequent_categories_are_left_to_the_pipeline_and_logged(caplog):
+    """Both are read from the fitted state (the output container through scikit-learn's one private getter):
+    what is not covered says why in the log."""
+    import logging
+
+    from sklearn.base import clone
+
+    spec = churn_spec()
+    raw = churn_raw(300, seed=11)
+    feats, y = build_features(spec, raw), raw["churned"].to_numpy()
+    base = _training_pipeline("logistic_regression")
+    pandas_out = clone(base)
+    pandas_out[0].set_output(transform="pandas")
+    infrequent = clone(base)
+    encoders = [t for _, t, _ in infrequent[0].transformers if hasattr(t, "set_params")]
+    assert encoders
+    for step in encoders:
+        if "max_categories" in step.get_params():
+            step.set_params(max_categories=2)  # features with more categories get an infrequent bucket
+    with caplog.at_level(logging.INFO, logger="mlops_assets.serving.compiled"):
+        assert compile_column_transformer(pandas_out.fit(feats, y)[0]) is None
+        assert "pandas/polars output" in caplog.text
+        caplog.clear()
+        assert compile_pipeline(infrequent.fit(feats, y)) is None
+        assert "infrequent categories" in caplog.text
+    assert compile_pipeline(clone(base).fit(feats, y)) is not None
 
 
 def test_a_compiled_path_that_disagrees_is_not_used(pipelines):

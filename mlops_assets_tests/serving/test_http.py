@@ -11,7 +11,7 @@ import requests
 
 from mlops_assets.features.transforms import build_features
 from mlops_assets.serving.app import create_app
-from mlops_assets_tests.serving.conftest import churn_raw, records, running, wait_ready
+from mlops_assets_tests.serving.helpers import churn_raw, records, running, wait_ready
 
 LIMIT_BYTES = 200_000
 LIMIT_RECORDS = 300
@@ -185,7 +185,12 @@ def test_bad_admin_load_is_4xx_and_keeps_serving(base, good, body, status, messa
     assert requests.get(f"{base}/version", timeout=10).json()["model_version"] == "1"
 
 
-def test_none_of_the_bad_inputs_produced_a_5xx(base):
+def test_none_of_the_bad_inputs_produced_a_5xx(base, good):
+    """Sends every bad /predict body itself (passes alone); with the other tests, it also covers theirs."""
+    for body, status, _ in BAD_PREDICT.values():
+        assert raw_post(base, "/predict", body).status_code == status
+    assert requests.post(f"{base}/predict", json={"records": with_(good, 0, contract="weekly")},
+                         timeout=30).status_code == 422
     text = requests.get(f"{base}/metrics", timeout=10).text
     server_errors = [line for line in text.splitlines()
                      if line.startswith("mlops_serving_requests_total") and 'status="5' in line
@@ -231,7 +236,8 @@ def test_invocations_match_mlflow_pyfunc_for_every_input_format(base, registry):
         assert r.headers["x-model-version"] == "1"
 
 
-def test_probes_version_metrics_and_openapi(base):
+def test_probes_version_metrics_and_openapi(base, good):
+    assert requests.post(f"{base}/predict", json={"records": good}, timeout=30).status_code == 200  # counted below
     assert requests.get(f"{base}/health", timeout=10).json() == {"status": "ok"}
     assert requests.get(f"{base}/ready", timeout=10).json() == {"ready": True, "model_version": "1"}
     v = requests.get(f"{base}/version", timeout=10).json()

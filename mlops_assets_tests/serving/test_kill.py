@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import requests
 
-from mlops_assets_tests.serving.conftest import churn_raw, records
+from mlops_assets_tests.serving.helpers import churn_raw, records
 from mlops_assets_tests.serving.process import server_process
 
 

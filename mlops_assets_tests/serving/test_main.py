@@ -10,7 +10,7 @@ import requests
 
 from mlops_assets.serving.__main__ import freeze_gc
 
-from mlops_assets_tests.serving.conftest import churn_raw, records
+from mlops_assets_tests.serving.helpers import churn_raw, records
 from mlops_assets_tests.serving.process import server_process
 
 

@@ -22,7 +22,7 @@ import requests
 
 from mlops_assets.serving.app import create_app
 from mlops_assets.spec import load_spec
-from mlops_assets_tests.serving.conftest import PROJECTS, free_port, running, wait_ready
+from mlops_assets_tests.serving.helpers import PROJECTS, free_port, running, wait_ready
 
 HOUSING_URI = "models:/housing@champion"
 
@@ -45,7 +45,7 @@ def housing(registry):
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
 
-    from mlops_assets.training.assets import fit_candidate
+    from mlops_assets.training.training_set import fit_candidate
 
     spec = housing_spec()
     raw = housing_raw(600, seed=3)
@@ -289,7 +289,7 @@ def test_dbt_feature_project_takes_raw_fields_or_the_signatures_feature_columns(
     """churn's features are computed (dbt): /invocations takes the raw fields or, as `mlflow models serve` does,
     the feature columns the model was trained on, decided by the payload's columns."""
     from mlops_assets.features.transforms import build_features
-    from mlops_assets_tests.serving.conftest import churn_raw, records
+    from mlops_assets_tests.serving.helpers import churn_raw, records
 
     raw = churn_raw(15, seed=21)
     feats = build_features(registry.spec, raw)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import requests
 
-from mlops_assets_tests.serving.conftest import churn_raw, records
+from mlops_assets_tests.serving.helpers import churn_raw, records
 from mlops_assets_tests.serving.process import ROOT
 
 HUGE = 10**310  # 311 digits: no float64 holds it

@@ -10,7 +10,7 @@ import pandas as pd
 
 from mlops_assets.serving.contract import Contract
 from mlops_assets.serving.predlog import PredictionLog
-from mlops_assets_tests.serving.conftest import churn_raw, churn_spec, records
+from mlops_assets_tests.serving.helpers import churn_raw, churn_spec, records
 
 
 def test_records_land_in_day_partitions_with_typed_inputs(tmp_path):

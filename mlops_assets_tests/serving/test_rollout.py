@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from mlops_assets.features.transforms import build_features
-from mlops_assets_tests.serving.conftest import churn_raw, records
+from mlops_assets_tests.serving.helpers import churn_raw, records
 
 CLIENTS = 8
 
@@ -25,15 +25,15 @@ def rows():
 
 
 def hammer(base: str, rows: list[dict], *, per_client: int, stop: threading.Event | None = None,
-           clients: int = CLIENTS, max_seconds: float = 120.0) -> list[dict]:
-    """``clients`` threads, each sending up to ``per_client`` /predict requests of 1-3 rows (bounded in time too)."""
-    out: list[dict] = []
-    lock = threading.Lock()
-    deadline = time.monotonic() + max_seconds
+           clients: int = CLIENTS, out: list | None = None, guard_s: float = 300.0) -> list[dict]:
+    """``clients`` threads, each sending up to ``per_client`` /predict requests of 1-3 rows; each answer is appended
+    to ``out`` as it comes (so another thread can watch progress). ``guard_s`` only stops a hung run."""
+    out = [] if out is None else out
+    deadline = time.monotonic() + guard_s
 
     def client(c: int) -> None:
         url = urlparse(base)
-        conn, mine = http.client.HTTPConnection(url.hostname, url.port, timeout=30), []
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
         for n in range(per_client):
             if (stop is not None and stop.is_set()) or time.monotonic() > deadline:
                 break
@@ -45,26 +45,32 @@ def hammer(base: str, rows: list[dict], *, per_client: int, stop: threading.Even
                              {"content-type": "application/json"})
                 resp = conn.getresponse()
                 body = json.loads(resp.read())
-                mine.append({"start": t0, "end": time.monotonic(), "status": resp.status, "rows": k,
-                             "version": body.get("model_version"), "role": body.get("role"),
-                             "request_id": body.get("request_id"),
-                             "scores": [p.get("probability") for p in body.get("predictions", [])], "batch": batch})
+                out.append({"start": t0, "end": time.monotonic(), "status": resp.status, "rows": k,
+                            "version": body.get("model_version"), "role": body.get("role"),
+                            "request_id": body.get("request_id"),
+                            "scores": [p.get("probability") for p in body.get("predictions", [])], "batch": batch})
             except (OSError, http.client.HTTPException) as err:
-                mine.append({"start": t0, "end": time.monotonic(), "status": repr(err), "rows": k})
+                out.append({"start": t0, "end": time.monotonic(), "status": repr(err), "rows": k})
                 conn.close()
                 if stop is not None and stop.is_set():
                     break
         conn.close()
-        with lock:
-            out.extend(mine)
 
     threads = [threading.Thread(target=client, args=(c,), daemon=True) for c in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(max_seconds + 30)
+        t.join(guard_s + 30)
     assert not any(t.is_alive() for t in threads)
     return out
+
+
+def wait_until(condition, what: str, guard_s: float = 120.0) -> None:
+    """Poll `condition` until it holds; the guard only turns a hang into a failure naming `what`."""
+    deadline = time.monotonic() + guard_s
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what} after {guard_s:.0f} s"
+        time.sleep(0.01)
 
 
 def admin(base: str, path: str, body: dict | None = None) -> dict:
@@ -77,19 +83,23 @@ def test_blue_green_swaps_under_load_fail_nothing_and_serve_only_live_versions(s
     with serve() as (base, app):
         stop, swaps = threading.Event(), []
         result: list = []
-        load = threading.Thread(target=lambda: result.extend(hammer(base, rows, per_client=2000, stop=stop)))
+        load = threading.Thread(target=hammer, args=(base, rows), kwargs={"per_client": 2000, "stop": stop,
+                                                                          "out": result})
         load.start()
-        time.sleep(0.3)
+        wait_until(lambda: len(result) >= 20, "the load to start")
         for k in range(10):
             version = "2" if k % 2 == 0 else "1"
             t0 = time.monotonic()
             body = admin(base, "load", {"model_uri": f"models:/churn/{version}", "mode": "blue_green"})
-            swaps.append((t0, time.monotonic(), version))
+            swapped = time.monotonic()
+            swaps.append((t0, swapped, version))
             assert body["live"]["model_version"] == version
-        time.sleep(0.2)
+            # under load: requests sent after the swap are answered (by the new version) before the next swap
+            wait_until(lambda: any(r["start"] > swapped and r["status"] == 200 for r in list(result)),
+                       f"a request answered after swap {k}")
         stop.set()
         load.join(180)
-    assert 100 <= len(result) < CLIENTS * 2000
+    assert len(result) < CLIENTS * 2000  # the load ran through every swap, stopped by the test
     failed = [r for r in result if r["status"] != 200]
     assert failed == []
 
@@ -166,9 +176,10 @@ def test_graceful_stop_under_load_logs_exactly_one_record_per_scored_row(serve, 
     stop, result = threading.Event(), []
     # a long flush interval: whatever is on disk was written by the shutdown flush
     with serve(log_dir=log_dir, flush_interval_s=600) as (base, app):
-        load = threading.Thread(target=lambda: result.extend(hammer(base, rows, per_client=300, stop=stop)))
+        load = threading.Thread(target=hammer, args=(base, rows), kwargs={"per_client": 300, "stop": stop,
+                                                                          "out": result})
         load.start()
-        time.sleep(1.5)
+        wait_until(lambda: sum(r["status"] == 200 for r in list(result)) >= 50, "50 answered requests")
         stop.set()  # clients stop after their current request; the server shuts down under that load
     load.join(120)
     ok = [r for r in result if r["status"] == 200]

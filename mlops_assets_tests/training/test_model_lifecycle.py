@@ -14,24 +14,12 @@ from mlops_assets.data.assets import RawDataConfig
 from mlops_assets.definitions import default_resources, local_tracking_uri
 from mlops_assets.project_assets import build_data_assets, build_model_assets
 from mlops_assets.resources.tracking import CHALLENGER, CHAMPION
-from mlops_assets.spec import PassthroughFeatures, load_spec
+from mlops_assets.spec import load_spec
 from mlops_assets.training.assets import CandidateConfig
 from mlops_assets.training.reproduce import reproduce
 
-from ..conftest import PROJECTS
-
-DAYS = [f"2026-01-0{i}" for i in range(1, 7)]  # 4 train days + 2 holdout days
-FEATURES = ["tenure_months", "contract", "monthly_charges", "support_calls", "late_payments", "payment_method", "region"]
-
-
-def small_churn(**evaluation):
-    spec = load_spec(PROJECTS / "churn.yaml")
-    return spec.model_copy(update={
-        "features": PassthroughFeatures(kind="passthrough", columns=FEATURES),
-        "training": spec.training.model_copy(update={"window_days": 4, "holdout_days": 2}),
-        "evaluation": spec.evaluation.model_copy(update=evaluation),
-    })
-
+from ..helpers import PROJECTS
+from .helpers import DAYS, small_churn
 
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory):
@@ -159,7 +147,7 @@ def test_no_training_rows_from_after_holdout_start(world):
 
 def test_regression_project_trains_and_gates_on_rmse(tmp_path):
     """housing: landing CSVs -> pass-through features -> a regression champion, gated on rmse (lower is better)."""
-    from mlops_assets.cli import write_sample_landing
+    from mlops_assets.data.sources import write_sample_landing
 
     data_dir = tmp_path / "data"
     spec = load_spec(PROJECTS / "housing.yaml")

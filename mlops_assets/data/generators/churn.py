@@ -7,7 +7,7 @@ import datetime
 import numpy as np
 import pandas as pd
 
-from mlops_assets.data.generators.registry import (
+from mlops_assets.data.generators.common import (
     Drift,
     calibrate_offset,
     check_rows,

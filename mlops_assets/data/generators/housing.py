@@ -7,7 +7,7 @@ import datetime
 import numpy as np
 import pandas as pd
 
-from mlops_assets.data.generators.registry import Drift, check_rows, event_times, make_ids, make_rng
+from mlops_assets.data.generators.common import Drift, check_rows, event_times, make_ids, make_rng
 from mlops_assets.spec import DriftWindow
 
 CATEGORIES = {

@@ -1,0 +1,111 @@
+"""Helpers for the tests in this package (imported by test modules; fixtures stay in conftest.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from datetime import datetime, timezone
+
+import requests
+from dagster import AssetKey, Definitions, RunConfig, materialize
+
+from mlops_assets.deployment.assets import build_endpoint, build_feedback, build_prediction_log, build_rollback_job, build_sync_champion_job
+from mlops_assets.deployment.local_process import LocalProcessDeployer
+from mlops_assets.monitoring.assets import build_reference_profile
+from mlops_assets.project_assets import build_model_assets
+from mlops_assets.spec import PassthroughFeatures, load_spec
+from mlops_assets.training.assets import CandidateConfig
+from ..helpers import PROJECTS
+
+
+DAYS = [f"2026-01-0{i}" for i in range(1, 7)]  # 4 train days + 2 holdout days
+
+
+FEATURES = ["tenure_months", "contract", "monthly_charges", "support_calls", "late_payments", "payment_method", "region"]
+
+
+TOKEN_ENV = "MLOPS_TEST_DEPLOY_TOKEN"
+
+
+TOKEN = "test-token-4f1c"
+
+
+ENDPOINT = AssetKey(["churn", "endpoint"])
+
+
+def today() -> str:
+    return datetime.now(timezone.utc).date().isoformat()
+
+
+def small_churn():
+    """Churn on passthrough features; a tolerance wide enough that any sane challenger promotes."""
+    spec = load_spec(PROJECTS / "churn.yaml")
+    return spec.model_copy(update={
+        "features": PassthroughFeatures(kind="passthrough", columns=FEATURES),
+        "training": spec.training.model_copy(update={"window_days": 4, "holdout_days": 2}),
+        "evaluation": spec.evaluation.model_copy(update={"tolerance": 1.0, "max_slice_gap": None}),
+    })
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_deployer(data_dir, tracking_uri: str, **kwargs) -> LocalProcessDeployer:
+    kwargs.setdefault("base_port", free_port())
+    return LocalProcessDeployer(data_dir=str(data_dir), tracking_uri=tracking_uri, token_env=TOKEN_ENV,
+                                startup_timeout_s=kwargs.pop("startup_timeout_s", 120.0), stop_timeout_s=30.0,
+                                request_timeout_s=120.0, **kwargs)
+
+
+class World:
+    """The shared project: instance, resources (deployer included), and helpers to train and deploy."""
+
+    def __init__(self, spec, instance, data_dir, resources):
+        self.spec, self.instance, self.data_dir, self.resources = spec, instance, data_dir, resources
+        self.model_assets = build_model_assets(spec)
+        self.deploy_assets = [build_endpoint(spec), build_prediction_log(spec), build_feedback(spec)]
+
+    @property
+    def deployer(self) -> LocalProcessDeployer:
+        return self.resources["deployer"]
+
+    def with_deployer(self, deployer) -> "World":
+        return World(self.spec, self.instance, self.data_dir, {**self.resources, "deployer": deployer})
+
+    def train(self, candidate: CandidateConfig | None = None):
+        ops = {"churn__candidate_model": candidate} if candidate else {}
+        return materialize(self.model_assets, instance=self.instance, resources=self.resources,
+                           run_config=RunConfig(ops=ops), selection=[a.key for a in self.model_assets])
+
+    def deploy(self, raise_on_error: bool = True, **config):
+        ops = {"churn__endpoint": {"config": config}} if config else {}
+        return materialize(self.model_assets + self.deploy_assets, instance=self.instance, resources=self.resources,
+                           selection=[ENDPOINT], run_config={"ops": ops}, raise_on_error=raise_on_error)
+
+    def definitions(self) -> Definitions:
+        return Definitions(assets=self.model_assets + self.deploy_assets + [build_reference_profile(self.spec)],
+                           jobs=[build_rollback_job(self.spec), build_sync_champion_job(self.spec)],
+                           resources=self.resources)
+
+    def url(self, path: str = "") -> str:
+        return self.deployer.endpoint_url(self.spec) + path
+
+    def version(self) -> dict:
+        return requests.get(self.url("/version"), timeout=10).json()
+
+    def predict(self, rows: list[dict]) -> dict:
+        r = requests.post(self.url("/predict"), json={"records": rows}, headers={"authorization": f"Bearer {TOKEN}"}, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+@contextlib.contextmanager
+def stopping(deployer, spec):
+    try:
+        yield deployer
+    finally:
+        deployer.stop(spec)
+
