@@ -173,6 +173,20 @@ class LoopTimeline:
                 fb.raise_for_status()
         return len(records)
 
+    def wait_logged(self, rows: int, timeout_s: float = 180.0) -> float:
+        """Wait until the server's day Parquet logs hold at least `rows` predictions and `rows` labels (what the
+        sensors read; the server compacts its segments every few seconds); the time they did."""
+        from mlops_assets.monitoring.logs import project_log_dir
+
+        root = project_log_dir(self.data_dir, PROJECT)
+
+        def count(kind: str) -> int:
+            return sum(len(pd.read_parquet(f, columns=["request_id"])) for f in (root / kind).rglob("*.parquet"))
+
+        self.wait(lambda: count("predictions") >= rows and count("feedback") >= rows, timeout_s,
+                  f"the prediction and feedback logs to hold {rows} rows")
+        return time.time()
+
     # ------------------------------------------------------------ observing the daemon
     def retrain_runs(self, instance) -> list:
         from dagster import RunsFilter

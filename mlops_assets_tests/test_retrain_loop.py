@@ -45,7 +45,7 @@ def test_one_retrain_on_new_data_beats_the_champion_and_the_loop_goes_quiet(time
     v1_tags = tracking.client().get_model_version(PROJECT, "1").tags
     t.start_daemon()
 
-    t.send(3 * t.window_rows, seed=101)  # drifted live traffic, every label fed back
+    sent = t.send(3 * t.window_rows, seed=101)  # drifted live traffic, every label fed back
     runs = t.wait(lambda: [r for r in t.retrain_runs(instance) if r.is_finished], 420, "the automatic retrain")
     assert len(runs) == 1 and runs[0].is_success, [(r.run_id, r.status) for r in runs]
     retrain = runs[0]
@@ -77,8 +77,8 @@ def test_one_retrain_on_new_data_beats_the_champion_and_the_loop_goes_quiet(time
 
     # Continued new-regime traffic, several windows: no drift confirmed, no retrain (cooldown is 0).
     sending = time.time()  # the sensor may judge windows while the traffic is still being sent
-    t.send(4 * t.window_rows, seed=202, day=yesterday)
-    since = time.time() + 2.0  # the server flushes its log every second
+    sent += t.send(4 * t.window_rows, seed=202, day=yesterday)
+    since = t.wait_logged(sent)  # ticks after this have every row to read
     t.wait_quiet(instance, since, timeout_s=240)
     assert len(t.retrain_runs(instance)) == 1
     judged = [tick.skip_reason for tick in _ticks_since(t, instance, f"{PROJECT}__drift", sending)
@@ -101,9 +101,9 @@ def test_the_same_timeline_without_drift_requests_no_retrain(timeline):
     t, instance = timeline
     t.bootstrap(instance)
     t.start_daemon()
-    t.send(3 * t.window_rows, seed=101)
-    t.send(4 * t.window_rows, seed=202, day=t.today - dt.timedelta(days=1))
-    since = time.time() + 2.0
+    sent = t.send(3 * t.window_rows, seed=101)
+    sent += t.send(4 * t.window_rows, seed=202, day=t.today - dt.timedelta(days=1))
+    since = t.wait_logged(sent)
     t.wait_quiet(instance, since, timeout_s=240)
     assert t.retrain_runs(instance) == []
     assert instance.get_runs_count() == len([r for r in instance.get_runs() if r.tags.get("mlops/trigger") is None])
