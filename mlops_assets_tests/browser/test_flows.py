@@ -28,23 +28,39 @@ PROJECTS = ("churn", "housing")
 
 
 def test_catalog_and_lineage_per_project(page, shot, dagster_dev):
+    # The global lineage: one group per project (the stage is a tag on each asset).
+    page.goto("/asset-groups")
+    sidebar_groups = page.get_by_text(re.compile(r"^(churn|housing|ingestion|training|monitoring)$"))
+    for project in PROJECTS:
+        expect(page.get_by_text(project, exact=True).first).to_be_visible()
+    assert set(sidebar_groups.filter(visible=True).all_inner_texts()) == set(PROJECTS)  # no stage groups
+    expect(page.get_by_text(re.compile(r"^\d+ assets"))).to_have_count(2)
+    expect(page.get_by_text("fetching statuses")).to_have_count(0)
+    shot("asset graph")
     for project, other in (PROJECTS, PROJECTS[::-1]):
         page.goto("/assets")
         expect(page.get_by_text("Search and filter assets")).to_be_attached()
-        type_selection(page, f'key:"{project}/*"')
+        type_selection(page, f"group:{project}")
         expect(page.get_by_text(f"{project} / evaluation_report").first).to_be_visible()
         expect(page.get_by_text(f"{project} / raw_data").first).to_be_visible()
         expect(page.get_by_text(f"{other} / raw_data")).to_have_count(0)
         shot(f"{project} catalog")
         page.get_by_text("View lineage").click()
         expect(page.get_by_text("Global asset lineage")).to_be_visible()
-        expect(page.get_by_text(f'key:"{project}/*"').first).to_be_visible()
-        # The stage groups of this project only: its training group holds its two training assets, once each.
-        page.get_by_text("training", exact=True).first.click()
-        page.keyboard.press("ArrowRight")  # expand the group in the sidebar tree
-        expect(page.get_by_text("candidate_model", exact=True).filter(visible=True)).to_have_count(1)
-        expect(page.get_by_text("training_set", exact=True).filter(visible=True)).to_have_count(1)
+        expect(page.get_by_text(f"group:{project}").first).to_be_visible()
+        # The project's own group only, holding its assets (churn's dbt staging model is not housing's).
+        expect(sidebar_groups.filter(visible=True).first).to_have_text(project)
+        assert set(sidebar_groups.filter(visible=True).all_inner_texts()) == {project}
+        for asset in ("raw_data", "candidate_model", "training_set", "champion"):
+            expect(page.get_by_text(asset, exact=True).first).to_be_visible()
+        staging = page.get_by_text("stg_churn", exact=True)
+        expect(staging.first).to_be_visible() if project == "churn" else expect(staging).to_have_count(0)
+        page.keyboard.press("Escape")
         shot(f"{project} lineage")
+        # The asset page names its stage and project.
+        page.goto(f"/assets/{project}/training_set")
+        expect(page.get_by_text("stage: training", exact=True)).to_be_visible()
+        expect(page.get_by_text(f"project: {project}", exact=True)).to_be_visible()
 
 
 def test_materialize_churn_partition_and_read_its_checks(page, shot):
@@ -100,6 +116,10 @@ def test_train_from_launchpad_with_override_and_read_report(page, shot, churn_in
     # The same figure the promotion gate judged, and above the spec's 0.70 threshold.
     gates = page.locator("tr", has=page.get_by_text("gates", exact=True)).first
     expect(gates).to_contain_text(f"roc_auc {shown.group(1)} >= 0.7")
+    detail = page.locator("tr", has=page.get_by_text("detail", exact=True)).first
+    expect(detail).to_contain_text("Confusion matrix on the holdout")
+    expect(detail).to_contain_text(re.compile(r"positive \(1\)\s+[\d,]+ \(\d+\.\d%\)"))
+    page.get_by_text("metrics", exact=True).first.scroll_into_view_if_needed()
     shot("evaluation report")
     plots = show_markdown(page, "plots")
     image = plots.locator("img").first
@@ -166,4 +186,7 @@ def test_rollback_from_launchpad(page, shot, churn_promoted_twice):
     expect(page.locator("tr", has=page.get_by_text("reason", exact=True)).first).to_contain_text(reason)
     expect(page.locator("tr", has=page.get_by_text("change", exact=True)).first).to_contain_text(
         re.compile("rollback|rolled back", re.I))
+    # The restored champion's holdout metrics, a table of rounded figures.
+    metrics = page.locator("tr", has=page.get_by_text("metrics", exact=True)).first
+    expect(metrics).to_contain_text(re.compile(r"roc_auc\s+0\.\d{4}(?!\d)"))
     shot("champion rolled back")

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 def ingestion_chain(project: str) -> str:
     """The asset-selection query of one project's ingestion chain (raw -> validated -> features)."""
-    return f'key:"{project}/*" and (group:ingestion or group:validation or group:features)'
+    return f'group:{project} and tag:chain=ingest'
 
 
 def type_selection(page: Page, query: str) -> None:

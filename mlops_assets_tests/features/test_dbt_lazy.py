@@ -190,3 +190,16 @@ def test_the_graph_read_from_the_manifest_is_the_one_dagster_dbt_builds():
                 sorted((c.asset_key.to_user_string(), c.name) for c in assets.check_specs))
 
     assert layout(ours) == layout(reference)
+
+
+def test_the_features_asset_describes_itself_in_one_sentence_and_every_column_with_its_type():
+    """The UI's description has no code dump; its columns table lists the keys, all 18 features and the target."""
+    from mlops_assets.definitions import defs
+    from mlops_assets.features.churn import FEATURE_COLUMNS
+
+    node = defs().resolve_asset_graph().get(AssetKey(["churn", "features"]))
+    assert "Raw SQL" not in node.description and "def model" not in node.description
+    assert node.description.count(". ") == 0 and node.description.endswith(".")
+    columns = node.metadata["dagster/column_schema"].columns
+    assert [c.name for c in columns] == ["customer_id", "event_time", "event_date", *FEATURE_COLUMNS, "churned"]
+    assert all(c.type not in ("?", "", None) and c.description for c in columns), columns
