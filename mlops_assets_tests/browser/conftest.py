@@ -123,7 +123,7 @@ class Shots:
     def __call__(self, step: str) -> Path:
         self.n += 1
         path = self.directory / f"{self.test}-{self.n:02d}-{re.sub(r'[^a-z0-9]+', '-', step.lower())}.png"
-        self.page.screenshot(path=str(path))
+        self.page.screenshot(path=str(path), animations="disabled")  # dialogs as they settle, not fading in
         return path
 
 

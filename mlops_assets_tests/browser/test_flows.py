@@ -118,8 +118,8 @@ def test_train_from_launchpad_with_override_and_read_report(page, shot, churn_in
     expect(gates).to_contain_text(f"roc_auc {shown.group(1)} >= 0.7")
     detail = page.locator("tr", has=page.get_by_text("detail", exact=True)).first
     expect(detail).to_contain_text("Confusion matrix on the holdout")
-    expect(detail).to_contain_text(re.compile(r"positive \(1\)\s+[\d,]+ \(\d+\.\d%\)"))
-    page.get_by_text("metrics", exact=True).first.scroll_into_view_if_needed()
+    expect(detail).to_contain_text(re.compile(r"positive \(1\)\s+[\d,]+ \(\d+\.\d%\)"), use_inner_text=True)
+    metrics.evaluate("row => row.scrollIntoView({block: 'start'})")  # the metrics, gates and confusion matrix in view
     shot("evaluation report")
     plots = show_markdown(page, "plots")
     image = plots.locator("img").first
@@ -188,5 +188,5 @@ def test_rollback_from_launchpad(page, shot, churn_promoted_twice):
         re.compile("rollback|rolled back", re.I))
     # The restored champion's holdout metrics, a table of rounded figures.
     metrics = page.locator("tr", has=page.get_by_text("metrics", exact=True)).first
-    expect(metrics).to_contain_text(re.compile(r"roc_auc\s+0\.\d{4}(?!\d)"))
+    expect(metrics).to_contain_text(re.compile(r"roc_auc\s+0\.\d{4}(?!\d)"), use_inner_text=True)
     shot("champion rolled back")
