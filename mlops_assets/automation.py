@@ -25,7 +25,9 @@ from mlops_assets.spec import ProjectSpec
 
 
 def ingest_selection(spec: ProjectSpec) -> AssetSelection:
-    """raw -> validated -> features (dbt staging models included) of one project: `group:<project> and tag:chain=ingest`."""
+    """raw -> validated -> features (dbt staging models included) of one project.
+
+    In the UI's selection syntax: `group:<project> and tag:chain=ingest`."""
     return AssetSelection.groups(spec.name) & AssetSelection.tag(C.CHAIN_TAG, C.INGEST_CHAIN)
 
 

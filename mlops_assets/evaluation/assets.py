@@ -144,7 +144,8 @@ def build_evaluation_report(spec: ProjectSpec) -> AssetsDefinition:
             mlflow.set_tag("gates_passed", str(report.passed).lower())
         plot_url = tracking.artifact_url(run_id, "evaluation/curves.png")
         plot_md = figure_markdown(figure, "evaluation curves")
-        slices_md = report.slices.to_markdown(index=False) if not report.slices.empty else "_no segment columns_"
+        slices_md = ("_no segment columns_" if report.slices.empty
+                     else report.slices.to_markdown(index=False, floatfmt=".4f"))
         yield Output(
             payload,
             metadata={

@@ -116,6 +116,9 @@ def test_train_from_launchpad_with_override_and_read_report(page, shot, churn_in
     # The same figure the promotion gate judged, and above the spec's 0.70 threshold.
     gates = page.locator("tr", has=page.get_by_text("gates", exact=True)).first
     expect(gates).to_contain_text(f"roc_auc {shown.group(1)} >= 0.7")
+    slices = page.locator("tr", has=page.get_by_text("slices", exact=True)).first
+    expect(slices).to_contain_text(re.compile(r"contract\s+month_to_month\s+\d+\s+roc_auc\s+0\.\d{4}\s"),
+                                   use_inner_text=True)
     detail = page.locator("tr", has=page.get_by_text("detail", exact=True)).first
     expect(detail).to_contain_text("Confusion matrix on the holdout")
     expect(detail).to_contain_text(re.compile(r"positive \(1\)\s+[\d,]+ \(\d+\.\d%\)"), use_inner_text=True)
