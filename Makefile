@@ -86,8 +86,12 @@ compose-schema:
 test: install services browser compose-schema
 	$(BIN)/python -m pytest
 
+# dagster dev (webserver + daemon) on :3000 and the MLflow UI on :5000, which the assets' run links point at.
 dev: install home
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	mkdir -p $(MLOPS_DATA_DIR)/mlflow
+	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port 5000 & mlflow_ui=$$!; \
+	trap 'kill $$mlflow_ui' EXIT INT TERM; \
+	MLOPS_MLFLOW_UI_URL=http://127.0.0.1:5000 $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 mlflow-ui: install
 	mkdir -p $(MLOPS_DATA_DIR)/mlflow

@@ -25,8 +25,10 @@ from mlops_assets.spec import ProjectSpec
 
 
 def ingest_selection(spec: ProjectSpec) -> AssetSelection:
-    """raw -> validated -> features (dbt staging models included) of one project."""
-    return AssetSelection.key_prefixes([spec.name]) & AssetSelection.groups(C.INGESTION, C.VALIDATION, C.FEATURES)
+    """raw -> validated -> features (dbt staging models included) of one project.
+
+    In the UI's selection syntax: `group:<project> and tag:chain=ingest`."""
+    return AssetSelection.groups(spec.name) & AssetSelection.tag(C.CHAIN_TAG, C.INGEST_CHAIN)
 
 
 def ingest_job(spec: ProjectSpec) -> AssetJob:

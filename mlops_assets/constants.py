@@ -1,6 +1,9 @@
-"""Group names, key names and defaults shared across the platform; no logic."""
+"""Stage names, tag keys, key names and defaults shared across the platform; no logic."""
 
-# Asset groups, one per stage of a model's life (shared by every project; keys are prefixed by project).
+# Stages of a model's life. Each project's assets are one asset group named after the project; the stage is the
+# asset tag `stage` (e.g. `group:churn and tag:stage=training` in the UI's selection box), and the ingest chain
+# (raw -> validated -> features, dbt staging models included) also carries `chain: ingest`, so one project's
+# chain is `group:churn and tag:chain=ingest`.
 INGESTION = "ingestion"
 VALIDATION = "validation"
 FEATURES = "features"
@@ -9,6 +12,16 @@ EVALUATION = "evaluation"
 PROMOTION = "promotion"
 DEPLOYMENT = "deployment"
 MONITORING = "monitoring"
+INGEST_STAGES = (INGESTION, VALIDATION, FEATURES)
+PROJECT_TAG = "project"
+STAGE_TAG = "stage"
+CHAIN_TAG = "chain"
+INGEST_CHAIN = "ingest"
+
+
+def asset_tags(project: str, stage: str) -> dict[str, str]:
+    """The tags every asset of `project` carries: its project, its stage and, on the ingest chain, `chain: ingest`."""
+    return {PROJECT_TAG: project, STAGE_TAG: stage, **({CHAIN_TAG: INGEST_CHAIN} if stage in INGEST_STAGES else {})}
 
 # Per-project asset names (the key is [project, name]).
 RAW_DATA = "raw_data"
@@ -41,6 +54,7 @@ CELERY_QUEUE_ENV = "MLOPS_CELERY_QUEUE"
 # Run tag of every run that trains a project's model (value: the project). The production instance
 # (deploy/dagster.production.yaml) limits runs per unique value of this tag to one: one training per project.
 TRAINING_RUN_TAG = "mlops/training"
+MLFLOW_UI_URL_ENV = "MLOPS_MLFLOW_UI_URL"
 
 # MLflow model-version tag: the fingerprint of the training set a model was fitted on (written by training,
 # read by deployment, monitoring and the model server's /version as its data version).

@@ -65,7 +65,8 @@ def default_resources(data_dir: str | EnvVar | None = None, tracking_uri: str | 
     return {
         "io_manager": ParquetIOManager(data_dir=data_dir),
         "json_io_manager": JsonIOManager(data_dir=data_dir),
-        "tracking": MlflowTracking(tracking_uri=tracking_uri),
+        # MLflow run links only when an MLflow UI serves the store (`make dev` starts one and sets the variable).
+        "tracking": MlflowTracking(tracking_uri=tracking_uri, ui_url=os.environ.get(C.MLFLOW_UI_URL_ENV, "")),
         "deployer": LocalProcessDeployer(data_dir=data_dir, tracking_uri=tracking_uri),
         "alerts": AlertSink(webhook_url=webhook),
         "storage": DataDirectory(data_dir=data_dir),

@@ -1,4 +1,4 @@
-"""The whole Definitions: both projects' graphs, groups by stage, jobs and schedules; CLI validation."""
+"""The whole Definitions: both projects' graphs, a group per project and a stage tag per asset, jobs and schedules; CLI validation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster import AssetKey
+from dagster import AssetKey, AssetSelection
 
 from mlops_assets.definitions import defs
 from mlops_assets.partitions import monitoring_partitions
@@ -19,8 +19,14 @@ from .helpers import PROJECTS, REPO
 def test_definitions_snapshot():
     d = defs()
     graph = d.resolve_asset_graph()
-    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    assert groups == {
+    keys = graph.get_all_asset_keys()
+    # One group per project (the global lineage shows one box per project); the stage is the `stage` tag.
+    assert {key.to_user_string(): graph.get(key).group_name for key in keys} == {
+        key.to_user_string(): key.path[0] for key in keys}
+    stages = {key.to_user_string(): graph.get(key).tags["stage"] for key in keys}
+    assert {key.to_user_string(): graph.get(key).tags["project"] for key in keys} == {
+        key.to_user_string(): key.path[0] for key in keys}
+    assert stages == {
         "churn/raw_data": "ingestion",
         "churn/validated_data": "validation",
         "churn/stg_churn": "features",
@@ -35,6 +41,11 @@ def test_definitions_snapshot():
             ("labeled_traffic", "monitoring"),
             ("endpoint", "deployment"), ("prediction_log", "monitoring"), ("feedback", "monitoring"))},
     }
+    # The README's selection of one project's ingest chain (what the <project>__ingest job runs).
+    chain = AssetSelection.from_string("group:churn and tag:chain=ingest").resolve(graph)
+    assert {k.to_user_string() for k in chain} == {
+        "churn/raw_data", "churn/validated_data", "churn/stg_churn", "churn/features"}
+    assert chain == d.resolve_job_def("churn__ingest").asset_layer.selected_asset_keys
     # Lineage: dbt's source is our validated asset; the features model reads the staging model.
     assert graph.get(AssetKey(["churn", "stg_churn"])).parent_keys == {AssetKey(["churn", "validated_data"])}
     assert graph.get(AssetKey(["churn", "features"])).parent_keys == {AssetKey(["churn", "stg_churn"])}

@@ -152,8 +152,8 @@ def build_raw_data(spec: ProjectSpec, partitions_def: PartitionsDefinition) -> A
         outs={
             C.RAW_DATA: AssetOut(
                 key=key,
-                group_name=C.INGESTION,
-                tags={"project": spec.name},
+                group_name=spec.name,
+                tags=C.asset_tags(spec.name, C.INGESTION),
                 kinds={"pandas", "parquet"},
                 description=(
                     f"One day's raw batch for '{spec.name}' from {spec.source.kind}; gated by pandera checks judged "
@@ -189,8 +189,8 @@ def build_validated_data(spec: ProjectSpec, partitions_def: PartitionsDefinition
         ins={"raw_data": AssetIn(key=AssetKey([spec.name, C.RAW_DATA]))},
         partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
-        group_name=C.VALIDATION,
-        tags={"project": spec.name},
+        group_name=spec.name,
+        tags=C.asset_tags(spec.name, C.VALIDATION),
         kinds={"pandas", "pandera", "parquet"},
         description=f"The '{spec.name}' batch after pandera validation and type coercion to the spec's dtypes.",
     )

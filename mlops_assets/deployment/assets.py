@@ -95,9 +95,9 @@ def build_endpoint(spec: ProjectSpec) -> AssetsDefinition:
     @asset(
         key=endpoint_key(spec),
         ins={"champion": AssetIn(key=AssetKey([spec.name, C.CHAMPION]))},
-        group_name=C.DEPLOYMENT,
+        group_name=spec.name,
         io_manager_key="json_io_manager",
-        tags={"project": spec.name},
+        tags=C.asset_tags(spec.name, C.DEPLOYMENT),
         kinds={"python"},
         description=(f"The '{spec.name}' model endpoint serving the champion record's version "
                      f"({spec.deployment.strategy} by default); refuses while the registry alias disagrees with it."),
@@ -136,8 +136,8 @@ def _log_asset(spec: ProjectSpec, name: str, kind: str, description: str,
         key=AssetKey([spec.name, name]),
         deps=[endpoint_key(spec)],
         partitions_def=partitions_def or monitoring_partitions(spec),
-        group_name=C.MONITORING,
-        tags={"project": spec.name},
+        group_name=spec.name,
+        tags=C.asset_tags(spec.name, C.MONITORING),
         description=description,
     )
     def _compacted(context: AssetExecutionContext, deployer: ModelDeployer) -> Output[pd.DataFrame]:

@@ -25,7 +25,14 @@ from mlops_assets.evaluation import champion as champion_moves
 from mlops_assets.evaluation.champion import ChampionConfig
 from mlops_assets.evaluation.gates import GateResult
 from mlops_assets.evaluation.plots import evaluation_figure, figure_markdown
-from mlops_assets.evaluation.report import GATES, EvaluationInputs, evaluate, metrics_markdown
+from mlops_assets.evaluation.report import (
+    GATES,
+    EvaluationInputs,
+    detail_markdown,
+    evaluate,
+    metrics_markdown,
+    metrics_table,
+)
 from mlops_assets.labels import binary_labels, encode_target
 from mlops_assets.lineage.history import history_row, model_history
 from mlops_assets.lineage.report import history_markdown
@@ -94,9 +101,9 @@ def build_evaluation_report(spec: ProjectSpec) -> AssetsDefinition:
             "candidate_model": AssetIn(key=AssetKey([spec.name, C.CANDIDATE_MODEL])),
         },
         check_specs=[AssetCheckSpec(n, asset=key, blocking=True, description=GATE_DESCRIPTIONS[n]) for n in GATES],
-        group_name=C.EVALUATION,
+        group_name=spec.name,
         io_manager_key="json_io_manager",
-        tags={"project": spec.name},
+        tags=C.asset_tags(spec.name, C.EVALUATION),
         kinds={"mlflow"},
         description=f"'{spec.name}' challenger vs champion on the holdout; blocking gates decide promotion.",
     )
@@ -135,9 +142,10 @@ def build_evaluation_report(spec: ProjectSpec) -> AssetsDefinition:
             mlflow.log_figure(figure, "evaluation/curves.png")
             mlflow.log_dict(payload, "evaluation/report.json")
             mlflow.set_tag("gates_passed", str(report.passed).lower())
-        plot_url = f"{tracking.ui_url}/get-artifact?path=evaluation/curves.png&run_uuid={run_id}"
+        plot_url = tracking.artifact_url(run_id, "evaluation/curves.png")
         plot_md = figure_markdown(figure, "evaluation curves")
-        slices_md = report.slices.to_markdown(index=False) if not report.slices.empty else "_no segment columns_"
+        slices_md = ("_no segment columns_" if report.slices.empty
+                     else report.slices.to_markdown(index=False, floatfmt=".4f"))
         yield Output(
             payload,
             metadata={
@@ -148,9 +156,9 @@ def build_evaluation_report(spec: ProjectSpec) -> AssetsDefinition:
                 "promotion_rule": report.promotion_rule,
                 "metrics": MetadataValue.md(metrics_markdown(report)),
                 "slices": MetadataValue.md(slices_md),
-                "detail": MetadataValue.json(report.detail),
-                "plots": MetadataValue.md(f"{plot_md}\n\n[artifact in MLflow]({plot_url})"),
-                "mlflow_run": MetadataValue.url(tracking.run_url(candidate_model["experiment_id"], run_id)),
+                "detail": MetadataValue.md(detail_markdown(report.detail)),
+                "plots": MetadataValue.md(f"{plot_md}\n\n[artifact in MLflow]({plot_url})" if plot_url else plot_md),
+                **tracking.run_metadata(candidate_model["experiment_id"], run_id),
                 "gates_passed": report.passed,
                 "gates": MetadataValue.json({k: {"passed": g.passed, "summary": g.summary}
                                              for k, g in report.gates.items()}),
@@ -175,9 +183,9 @@ def build_champion(spec: ProjectSpec) -> AssetsDefinition:
     @asset(
         key=AssetKey([spec.name, C.CHAMPION]),
         ins={"evaluation_report": AssetIn(key=AssetKey([spec.name, C.EVALUATION_REPORT]))},
-        group_name=C.PROMOTION,
+        group_name=spec.name,
         io_manager_key="json_io_manager",
-        tags={"project": spec.name, "promotion": spec.evaluation.promotion},
+        tags={**C.asset_tags(spec.name, C.PROMOTION), "promotion": spec.evaluation.promotion},
         kinds={"mlflow"},
         description=(
             f"Moves the '{spec.name}' champion alias to the evaluated challenger"
@@ -218,7 +226,7 @@ def build_champion(spec: ProjectSpec) -> AssetsDefinition:
                 "moved": move.moved,
                 "change": MetadataValue.md(champion_moves.move_markdown(move)),
                 "model_uri": record["model_uri"],
-                "metrics": MetadataValue.json(move.metrics),
+                "metrics": MetadataValue.md(metrics_table(move.metrics)),
                 "reason": config.reason,
                 "model_history": MetadataValue.md(history_markdown(history)),
             },

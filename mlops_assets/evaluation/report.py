@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -96,6 +97,32 @@ def evaluate(
         "slice_gap_within": check_slice_gap(gap, inputs.max_slice_gap, worst),
     }
     return EvaluationReport(metrics, champion_metrics, comparison, slices, worst, detail, gates, inputs.promotion_rule)
+
+
+def metrics_table(metrics: Mapping[str, float], digits: int = 4) -> str:
+    """A `metric | value` markdown table, figures rounded to `digits` (NaN shown as —)."""
+    lines = ["| metric | value |", "| --- | --- |"]
+    for name, value in metrics.items():
+        shown = "—" if value is None or value != value else f"{float(value):.{digits}f}"
+        lines.append(f"| {name} | {shown} |")
+    return "\n".join(lines)
+
+
+def detail_markdown(detail: Mapping[str, Mapping[str, float]]) -> str:
+    """The confusion matrix (rows actual, columns predicted) or the residual summary, as a markdown table."""
+    if "confusion" in detail:
+        c = detail["confusion"]
+        total = sum(c.values()) or 1
+        cell = lambda k: f"{c[k]:,} ({100 * c[k] / total:.1f}%)"  # noqa: E731
+        return "\n".join([
+            "Confusion matrix on the holdout (threshold 0.5; count and share of rows):", "",
+            "| actual \\ predicted | negative (0) | positive (1) |", "| --- | --- | --- |",
+            f"| negative (0) | {cell('tn')} | {cell('fp')} |",
+            f"| positive (1) | {cell('fn')} | {cell('tp')} |",
+        ])
+    if "residuals" in detail:
+        return "Residuals (actual − predicted) on the holdout:\n\n" + metrics_table(detail["residuals"])
+    return "_no detail_"
 
 
 def metrics_markdown(report: EvaluationReport) -> str:

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import tempfile
-import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,13 +105,9 @@ def dbt_node_key(props: Mapping[str, Any], project: str, features_model: str) ->
 
 
 def _description(props: Mapping[str, Any]) -> str:
-    """dagster-dbt's default description: the dbt description (or a stand-in) and the model's raw code."""
-    code = textwrap.indent(props.get("raw_sql") or props.get("raw_code", ""), "    ")
-    sections = [
-        props.get("description") or f"dbt {props['resource_type']} {props['name']}",
-        f"#### Raw SQL:\n```sql\n{code}\n```",
-    ]
-    return "\n\n".join(filter(None, sections))
+    """The dbt description (or a stand-in), without the model's code: the UI shows it as the asset's one sentence
+    (dagster-dbt appends the raw code under "Raw SQL:", which for a Python model is Python source)."""
+    return (props.get("description") or f"dbt {props['resource_type']} {props['name']}").strip()
 
 
 def _code_version(props: Mapping[str, Any]) -> str | None:
@@ -257,9 +252,9 @@ def _asset_spec(model: DbtModelNode, graph: DbtGraph, spec: ProjectSpec) -> Asse
         description=model.description,
         metadata={k: v for k, v in metadata.items() if v is not None},
         skippable=True,
-        group_name=C.FEATURES,
+        group_name=spec.name,
         code_version=model.code_version,
-        tags={**dbt_tags(model.tags), "project": spec.name},
+        tags={**dbt_tags(model.tags), **C.asset_tags(spec.name, C.FEATURES)},
         kinds={"dbt", graph.adapter_type or "dbt"},
     )
 

@@ -31,8 +31,8 @@ def build_passthrough_features(spec: ProjectSpec, partitions_def: PartitionsDefi
         ins={"validated_data": AssetIn(key=AssetKey([spec.name, C.VALIDATED_DATA]))},
         partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
-        group_name=C.FEATURES,
-        tags={"project": spec.name},
+        group_name=spec.name,
+        tags=C.asset_tags(spec.name, C.FEATURES),
         kinds={"pandas", "parquet"},
         description=f"'{spec.name}' model features: the declared columns, passed through.",
     )

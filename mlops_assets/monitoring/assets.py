@@ -171,11 +171,11 @@ def build_reference_profile(spec: ProjectSpec) -> AssetsDefinition:
     @asset(
         key=AssetKey([spec.name, REFERENCE_PROFILE]),
         ins={"training_set": AssetIn(key=training_key), "champion": AssetIn(key=AssetKey([spec.name, C.CHAMPION]))},
-        group_name=C.MONITORING,
+        group_name=spec.name,
         io_manager_key="json_io_manager",
         # Follows the champion only: a new training_set whose candidate is not promoted must not move the reference.
         automation_condition=AutomationCondition.eager().ignore(AssetSelection.assets(training_key)),
-        tags={"project": spec.name},
+        tags=C.asset_tags(spec.name, C.MONITORING),
         kinds={"pandas", "json", "mlflow"},
         description=(
             f"'{spec.name}' champion's reference: binned profile of the newest {days} day(s) of its training window "
@@ -247,8 +247,9 @@ def build_reference_profile(spec: ProjectSpec) -> AssetsDefinition:
             "rows": len(rows),
             "features": len(profile.features),
             "training_set_matches_champion": True,
-            "stored_in_mlflow": MetadataValue.url(f"{tracking.ui_url}/get-artifact?path={REFERENCE_ARTIFACT}"
-                                                  f"&run_uuid={model_version.run_id}") if model_version.run_id else "no run",
+            "stored_in_mlflow": (
+                MetadataValue.url(tracking.artifact_url(model_version.run_id, REFERENCE_ARTIFACT)) if tracking.ui_url
+                else f"run {model_version.run_id}: {REFERENCE_ARTIFACT}") if model_version.run_id else "no run",
             "profile": MetadataValue.md(_profile_table(profile)),
         })
 
@@ -262,8 +263,8 @@ def build_drift_report(spec: ProjectSpec) -> AssetsDefinition:
         # The server's day of log files, which prediction_log compacts: the lineage of what is judged.
         deps=[AssetKey([spec.name, C.PREDICTION_LOG])],
         partitions_def=monitoring_partitions(spec),
-        group_name=C.MONITORING,
-        tags={"project": spec.name},
+        group_name=spec.name,
+        tags=C.asset_tags(spec.name, C.MONITORING),
         kinds={"pandas", "parquet"},
         description=(f"'{spec.name}' live predictions of one day (UTC) vs the reference profile, per feature. "
                      "Today's partition judges the day in progress: the predictions logged so far."),
@@ -312,8 +313,8 @@ def build_performance_report(spec: ProjectSpec) -> AssetsDefinition:
         ins={"champion": AssetIn(key=AssetKey([spec.name, C.CHAMPION]))},
         deps=[AssetKey([spec.name, C.PREDICTION_LOG]), AssetKey([spec.name, C.FEEDBACK])],
         partitions_def=monitoring_partitions(spec),
-        group_name=C.MONITORING,
-        tags={"project": spec.name},
+        group_name=spec.name,
+        tags=C.asset_tags(spec.name, C.MONITORING),
         kinds={"pandas", "parquet"},
         description=(
             f"'{spec.name}' {metric} on one day's (UTC) feedback labels joined to the live predictions, vs the "

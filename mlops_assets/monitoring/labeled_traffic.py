@@ -147,8 +147,8 @@ def build_labeled_traffic(spec: ProjectSpec) -> AssetsDefinition:
         # those assets: they hang off the endpoint, which follows the champion, which is trained on this asset, and
         # Dagster's graph must stay acyclic. The loop closes through the log on disk; the metadata says what was read.
         partitions_def=monitoring_partitions(spec),
-        group_name=C.MONITORING,
-        tags={"project": spec.name},
+        group_name=spec.name,
+        tags=C.asset_tags(spec.name, C.MONITORING),
         kinds={"pandas", "parquet"},
         description=(
             f"'{spec.name}' labels received on one day joined to the live predictions they are about (logged up to "

@@ -45,7 +45,9 @@ class MlflowTracking(ConfigurableResource):
 
     tracking_uri: str
     artifact_root: str = ""
-    ui_url: str = "http://127.0.0.1:5000"
+    #: The MLflow UI serving this store (`make dev` starts one on http://127.0.0.1:5000 and sets
+    #: MLOPS_MLFLOW_UI_URL); empty: metadata names runs by id instead of linking to a UI that is not there.
+    ui_url: str = ""
 
     def _artifact_root(self) -> str:
         if self.artifact_root:
@@ -89,6 +91,18 @@ class MlflowTracking(ConfigurableResource):
 
     def run_url(self, experiment_id: str, run_id: str) -> str:
         return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
+
+    def run_metadata(self, experiment_id: str, run_id: str) -> dict:
+        """`mlflow_run`: a link to the run in the MLflow UI when one is configured, else `mlflow_run_id`."""
+        from dagster import MetadataValue
+
+        if self.ui_url:
+            return {"mlflow_run": MetadataValue.url(self.run_url(experiment_id, run_id))}
+        return {"mlflow_run_id": run_id}
+
+    def artifact_url(self, run_id: str, path: str) -> str | None:
+        """The artifact's URL in the MLflow UI, or None when no UI is configured."""
+        return f"{self.ui_url}/get-artifact?path={path}&run_uuid={run_id}" if self.ui_url else None
 
     def alias_version(self, model_name: str, alias: str) -> str | None:
         """The version an alias points to, or None when the model or alias does not exist.

@@ -137,8 +137,8 @@ def build_training_set(spec: ProjectSpec) -> AssetsDefinition:
     @asset(
         key=AssetKey([spec.name, C.TRAINING_SET]),
         deps=deps,
-        group_name=C.TRAINING,
-        tags={"project": spec.name},
+        group_name=spec.name,
+        tags=C.asset_tags(spec.name, C.TRAINING),
         kinds={"pandas", "parquet"},
         description=(
             f"'{spec.name}' features over the {spec.training.window_days}+{spec.training.holdout_days} days ending "
@@ -202,9 +202,9 @@ def build_candidate_model(spec: ProjectSpec) -> AssetsDefinition:
     @asset(
         key=AssetKey([spec.name, C.CANDIDATE_MODEL]),
         ins={"training_set": AssetIn(key=AssetKey([spec.name, C.TRAINING_SET]))},
-        group_name=C.TRAINING,
+        group_name=spec.name,
         io_manager_key="json_io_manager",
-        tags={"project": spec.name},
+        tags=C.asset_tags(spec.name, C.TRAINING),
         kinds={"scikitlearn", "mlflow"},
         description=f"A seeded scikit-learn Pipeline for '{spec.name}', logged and registered in MLflow as challenger.",
     )
@@ -275,14 +275,20 @@ def build_candidate_model(spec: ProjectSpec) -> AssetsDefinition:
         return Output(
             ref,
             metadata={
-                "mlflow_run": MetadataValue.url(tracking.run_url(experiment_id, run_id)),
+                **tracking.run_metadata(experiment_id, run_id),
                 "model_version": str(version),
                 "model_uri": ref["model_uri"],
                 "model_hash": model_hash,
                 "estimator": estimator,
                 "params": MetadataValue.json(params),
-                "train_metrics": MetadataValue.json(train_metrics),
+                "train_metrics": MetadataValue.md(_metrics_table(train_metrics)),
             },
         )
 
     return candidate_model
+
+
+def _metrics_table(metrics):
+    from mlops_assets.evaluation.report import metrics_table
+
+    return metrics_table(metrics)

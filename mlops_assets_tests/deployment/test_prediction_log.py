@@ -66,7 +66,8 @@ def test_log_assets_use_the_project_days_by_default(world):
     for build in (build_prediction_log, build_feedback):
         assets_def = build(world.spec)
         assert assets_def.partitions_def == monitoring_partitions(world.spec)  # up to today
-        assert assets_def.group_names_by_key[assets_def.key] == "monitoring"
+        assert assets_def.group_names_by_key[assets_def.key] == world.spec.name
+        assert assets_def.specs_by_key[assets_def.key].tags["stage"] == "monitoring"
         assert {d.asset_key for d in assets_def.specs_by_key[assets_def.key].deps} == {ENDPOINT}
 
 

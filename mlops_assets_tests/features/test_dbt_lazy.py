@@ -200,3 +200,16 @@ def test_dbt_tags_become_the_tags_dagster_dbt_gives():
     tags = ["daily", "pii", "team/ml", "has space", "a/b/c", "x" * 63, "x" * 64, "ok.v-1_2", "", "emoji✓"]
     assert dbt_tags(tags) == DagsterDbtTranslator().get_tags({"tags": tags})
     assert dbt_tags(tags) == {"daily": "", "pii": "", "team/ml": "", "x" * 63: "", "ok.v-1_2": ""}
+
+
+def test_the_features_asset_describes_itself_in_one_sentence_and_every_column_with_its_type():
+    """The UI's description has no code dump; its columns table lists the keys, all 18 features and the target."""
+    from mlops_assets.definitions import defs
+    from mlops_assets.features.churn import FEATURE_COLUMNS
+
+    node = defs().resolve_asset_graph().get(AssetKey(["churn", "features"]))
+    assert "Raw SQL" not in node.description and "def model" not in node.description
+    assert node.description.count(". ") == 0 and node.description.endswith(".")
+    columns = node.metadata["dagster/column_schema"].columns
+    assert [c.name for c in columns] == ["customer_id", "event_time", "event_date", *FEATURE_COLUMNS, "churned"]
+    assert all(c.type not in ("?", "", None) and c.description for c in columns), columns

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -70,6 +71,13 @@ def test_first_run_promotes_v1_and_worse_challenger_is_blocked(world):
     report_meta = first.asset_materializations_for_node("churn__evaluation_report")[0].metadata
     assert "data:image/png;base64," in report_meta["plots"].value  # the curves render in the Dagster UI
     assert "roc_auc" in report_meta["metrics"].value and "contract" in report_meta["slices"].value
+    # Readable in the UI: the confusion matrix and the champion's metrics as markdown tables, rounded; no MLflow UI
+    # is configured here, so the run is named by id rather than linked.
+    assert "| actual \\ predicted | negative (0) | positive (1) |" in report_meta["detail"].value
+    assert "mlflow_run" not in report_meta and report_meta["mlflow_run_id"].value
+    champion_meta = first.asset_materializations_for_node("churn__champion")[0].metadata
+    rows = dict(line.strip("| ").split(" | ") for line in champion_meta["metrics"].value.splitlines()[2:])
+    assert re.fullmatch(r"0\.\d{4}", rows["roc_auc"]), rows
     assert tracking.alias_version("churn", CHAMPION) == "1"
     # The logged model states what it needs (the installed versions), without MLflow's inference subprocess.
     from importlib.metadata import version
