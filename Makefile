@@ -18,8 +18,10 @@ MLFLOW_ARTIFACTS ?= $(MLOPS_DATA_DIR)/mlflow-artifacts
 MLFLOW_SERVER_PORT ?= 5000
 PROD_HOME ?= $(MLOPS_DATA_DIR)/dagster_prod_home
 PROD_TRACKING_URI ?= http://127.0.0.1:$(MLFLOW_SERVER_PORT)
-export DAGSTER_CODE_SERVER_HOST ?= 127.0.0.1
-export DAGSTER_CODE_SERVER_PORT ?= 4000
+# Not exported to every target: `dagster code-server start` reads these as its --host/--port, which breaks the code
+# servers `dagster dev` starts on sockets (`make dev`, the browser tests). Only the production targets get them.
+DAGSTER_CODE_SERVER_HOST ?= 127.0.0.1
+DAGSTER_CODE_SERVER_PORT ?= 4000
 # The step executor of the code location and the workers' broker (mlops_assets/executors.py).
 export MLOPS_EXECUTOR ?= in_process
 export MLOPS_CELERY_BROKER ?= pyamqp://guest:guest@127.0.0.1:5672//
@@ -125,6 +127,8 @@ prod-home: install
 	$(BIN)/python -m mlops_assets.pgdb $(MLOPS_PG_URL)
 
 code-server daemon webserver worker: export DAGSTER_HOME := $(PROD_HOME)
+code-server daemon webserver worker: export DAGSTER_CODE_SERVER_HOST := $(DAGSTER_CODE_SERVER_HOST)
+code-server daemon webserver worker: export DAGSTER_CODE_SERVER_PORT := $(DAGSTER_CODE_SERVER_PORT)
 code-server daemon webserver worker: export MLFLOW_TRACKING_URI := $(PROD_TRACKING_URI)
 
 # The code location: the platform's definitions served over gRPC (deploy/workspace.yaml points here).

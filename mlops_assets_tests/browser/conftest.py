@@ -47,6 +47,10 @@ class DagsterDev:
         self.env = {**os.environ, "MLOPS_DATA_DIR": str(self.data_dir), "DAGSTER_HOME": str(self.home),
                     "MLFLOW_TRACKING_URI": f"sqlite:///{self.data_dir}/mlflow/mlflow.db",
                     "MLOPS_ALERT_WEBHOOK_URL": "", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        # A production shell's code-server address would become the --host/--port of the code servers `dagster dev`
+        # starts on sockets, which then exit: `dagster dev` is the embedded setup.
+        for name in ("DAGSTER_CODE_SERVER_HOST", "DAGSTER_CODE_SERVER_PORT"):
+            self.env.pop(name, None)
         self.log_path = root / "dagster_dev.log"
         self.client = UiClient("127.0.0.1", self.port)
         self.proc: subprocess.Popen | None = None
