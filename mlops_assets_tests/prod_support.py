@@ -114,6 +114,8 @@ def write_small_churn(projects_dir: Path) -> Path:
     data["source"]["rows_per_day"] = 500
     data["training"]["window_days"] = 4
     data["training"]["holdout_days"] = 2
+    # A port of its own: other tests' (or a user's) churn server may hold the spec's default.
+    data.setdefault("deployment", {})["port"] = free_port()
     projects_dir.mkdir(parents=True, exist_ok=True)
     path = projects_dir / "churn.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -1,4 +1,7 @@
-"""One `dagster dev` (webserver + daemon) on a free port and temporary home, and one headless Chromium, per session."""
+"""One `dagster dev` (webserver + daemon) on a free port and temporary home, and one headless Chromium, for this
+package's tests: package-scoped, so both (and the model servers the flows deploy) stop when the browser tests are
+done. Playwright's sync API runs an event loop in the main thread while its browser is open, which would make every
+later `asyncio.run` of the session fail, and a churn server left running would hold the spec's port."""
 
 from __future__ import annotations
 
@@ -82,7 +85,7 @@ class DagsterDev:
         self.log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dagster_dev():
     root = Path(tempfile.mkdtemp(prefix="mlops-browser-"))
     server = DagsterDev(root)
@@ -98,7 +101,7 @@ def shots_path() -> Path:
     return Path(os.environ.get("MLOPS_BROWSER_SHOTS", REPO / ".mlops_data" / "screenshots")).resolve()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def shots_dir() -> Path:
     d = shots_path()
     d.mkdir(parents=True, exist_ok=True)
@@ -106,7 +109,7 @@ def shots_dir() -> Path:
     return d
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (make test does it: `make browser`)")
@@ -187,7 +190,7 @@ CHURN_WINDOW = (days_ago(21), days_ago(1))
 HOUSING_DAYS = 5
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def housing_landing(dagster_dev) -> Path:
     """Sample housing landing files for the last `HOUSING_DAYS` days; their directory."""
     subprocess.run([str(Path(sys.executable).with_name("mlops-assets")), "landing", "--start", days_ago(HOUSING_DAYS),
@@ -195,7 +198,7 @@ def housing_landing(dagster_dev) -> Path:
     return dagster_dev.data_dir / "landing" / "housing"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def churn_ingested(dagster_dev) -> tuple[str, str]:
     """churn ingested over its training window, as one range run; the window."""
     client = dagster_dev.client
