@@ -3,6 +3,7 @@ resource naming it."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -41,10 +42,12 @@ def manifest_is_stale(project_dir: Path = DBT_PROJECT_DIR) -> bool:
 def prepare_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
     """Run `dbt parse` when the manifest is missing or older than the project files; return its path."""
     if manifest_is_stale(project_dir):
+        from mlops_assets.features.dbt_runner import parse_vars
+
         env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-        env.setdefault("MLOPS_DATA_DIR", str(project_dir / "target"))
         proc = subprocess.run(
-            [dbt_executable(), "parse", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir), "--quiet"],
+            [dbt_executable(), "parse", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir), "--quiet",
+             "--vars", json.dumps(parse_vars(project_dir))],
             capture_output=True,
             text=True,
             env=env,

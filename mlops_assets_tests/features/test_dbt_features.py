@@ -41,3 +41,24 @@ def test_churn_features_via_dbt(instance, resources, data_dir):
 
     dbt_checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations() if c.asset_key.path[-1] == "features"}
     assert "unique_churn_features_customer_id" in dbt_checks and all(dbt_checks.values()), dbt_checks
+
+
+def test_a_new_data_directory_starts_from_the_prepared_parse(tmp_path):
+    """The first dbt parse in a new data directory reuses the prepared project's parse (dbt's partial parsing
+    finds nothing to parse) instead of parsing every file; without that cache it parses them all."""
+    import json
+
+    from mlops_assets.features import dbt_runner
+    from mlops_assets.resources.dbt import DBT_PROJECT_DIR, prepare_manifest
+
+    prepare_manifest()
+
+    def parsed_files(target):
+        dbt_runner.parse(DBT_PROJECT_DIR, DBT_PROJECT_DIR, target)
+        return json.loads((target / "perf_info.json").read_text())["parsed_path_count"]
+
+    assert parsed_files(tmp_path / "new" / "target") == 0
+    unseeded = tmp_path / "unseeded" / "target"
+    unseeded.mkdir(parents=True)
+    (unseeded / dbt_runner.PARTIAL_PARSE_FILE).write_bytes(b"")  # an unusable cache: dbt parses everything
+    assert parsed_files(unseeded) > 0
