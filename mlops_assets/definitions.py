@@ -18,29 +18,11 @@ from dagster import (
 from mlops_assets import constants as C
 from mlops_assets import locations
 from mlops_assets.locations import local_tracking_uri  # noqa: F401  (re-exported: tests and tools use it here)
-from mlops_assets.automation import (
-    ingest_job,
-    ingest_schedule,
-    labeled_traffic_job,
-    monitor_job,
-    monitor_schedule,
-    train_job,
-    train_schedule,
-)
-from mlops_assets.executors import deployment_executor
-from mlops_assets.deployment.alias_sensor import build_alias_sensor
-from mlops_assets.deployment.assets import build_rollback_job
-from mlops_assets.deployment.assets import build_sync_champion_job
-from mlops_assets.deployment.local_process import LocalProcessDeployer
-from mlops_assets.monitoring.alerts import AlertSink, build_alert_sensors
-from mlops_assets.monitoring.freshness import policies_by_key
-from mlops_assets.monitoring.sensors import RetrainTargets, build_monitoring_sensors
-from mlops_assets.project_assets import build_project_assets
-from mlops_assets.resources.dbt import DBT_PROJECT_DIR, DbtProjectResource, cached_manifest
-from mlops_assets.resources.storage import DataDirectory, JsonIOManager, ParquetIOManager
-from mlops_assets.resources.tracking import MlflowTracking
 from mlops_assets.spec import DbtFeatures, ProjectSpec, load_specs
-from mlops_assets.training.jobs import build_reproduce_job
+
+# The asset factories, sensors and resources are imported by the functions that build the definitions, not here:
+# importing this module (every `dagster` CLI call, every run worker) costs Dagster's own import, and the
+# definitions are built once, lazily, by `defs` (Dagster's `@definitions`).
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,6 +34,12 @@ def default_resources(data_dir: str | EnvVar | None = None, tracking_uri: str | 
     `MLFLOW_TRACKING_URI`, `MLOPS_ALERT_WEBHOOK_URL`; the Makefile sets them) and otherwise takes the embedded
     default of :mod:`mlops_assets.locations`, so `dagster dev` works from a clone with nothing set.
     """
+    from mlops_assets.deployment.local_process import LocalProcessDeployer
+    from mlops_assets.monitoring.alerts import AlertSink
+    from mlops_assets.resources.dbt import DBT_PROJECT_DIR, DbtProjectResource
+    from mlops_assets.resources.storage import DataDirectory, JsonIOManager, ParquetIOManager
+    from mlops_assets.resources.tracking import MlflowTracking
+
     webhook: str | EnvVar = ""
     if data_dir is None:
         data_dir = EnvVar(C.DATA_DIR_ENV) if locations.is_set(C.DATA_DIR_ENV) else str(locations.data_dir())
@@ -86,6 +74,24 @@ def shared_resources() -> dict:
 def build_project_definitions(spec: ProjectSpec, dbt_manifest: Path | None = None) -> Definitions:
     """One project's assets, jobs, schedules and sensors (its alerts and declarative automation included),
     without resources: what :func:`build_definitions` and the `ModelProject` component merge."""
+    from mlops_assets.automation import (
+        ingest_job,
+        ingest_schedule,
+        labeled_traffic_job,
+        monitor_job,
+        monitor_schedule,
+        train_job,
+        train_schedule,
+    )
+    from mlops_assets.deployment.alias_sensor import build_alias_sensor
+    from mlops_assets.deployment.assets import build_rollback_job, build_sync_champion_job
+    from mlops_assets.monitoring.alerts import build_alert_sensors
+    from mlops_assets.monitoring.freshness import policies_by_key
+    from mlops_assets.monitoring.sensors import RetrainTargets, build_monitoring_sensors
+    from mlops_assets.project_assets import build_project_assets
+    from mlops_assets.resources.dbt import cached_manifest
+    from mlops_assets.training.jobs import build_reproduce_job
+
     if dbt_manifest is None and isinstance(spec.features, DbtFeatures):
         dbt_manifest = cached_manifest()
     ingest, train, monitor = ingest_job(spec), train_job(spec), monitor_job(spec)
@@ -112,6 +118,8 @@ def build_project_definitions(spec: ProjectSpec, dbt_manifest: Path | None = Non
 
 def platform_definitions(resources: dict | None = None) -> Definitions:
     """What every project shares: the resources and the executor."""
+    from mlops_assets.executors import deployment_executor
+
     return Definitions(
         resources=resources if resources is not None else shared_resources(),
         # Chosen per deployment by MLOPS_EXECUTOR (mlops_assets/executors.py). The default, in_process: steps here
@@ -122,6 +130,8 @@ def platform_definitions(resources: dict | None = None) -> Definitions:
 
 def build_definitions(specs: list[ProjectSpec], resources: dict | None = None) -> Definitions:
     """Definitions for the given project specs."""
+    from mlops_assets.resources.dbt import cached_manifest
+
     manifest = cached_manifest() if any(isinstance(s.features, DbtFeatures) for s in specs) else None
     return Definitions.merge(
         *(build_project_definitions(spec, manifest) for spec in specs), platform_definitions(resources)

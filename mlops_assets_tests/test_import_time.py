@@ -59,6 +59,22 @@ def test_definitions_do_not_load_dbt_core_parsing(loaded_modules):
     assert offenders == []
 
 
+#: What importing the module alone (every `dagster` CLI call and run worker, before `defs` builds anything) loads
+#: beyond Dagster: none of the data stack either.
+DATA_STACK = ("pandas", "numpy", "pyarrow", "duckdb", "dagster_dbt", "dbt")
+
+
+def test_importing_the_definitions_module_builds_nothing_and_loads_no_data_stack():
+    code = "import json, sys, mlops_assets.definitions; print(json.dumps(sorted(sys.modules)))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    modules = json.loads(proc.stdout.strip().splitlines()[-1])
+    offenders = sorted(m for m in modules if m.split(".")[0] in DATA_STACK + DEFERRED)
+    assert offenders == []
+    # nothing of the asset factories is imported until the definitions are built
+    assert not any(m.startswith(("mlops_assets.project_assets", "mlops_assets.monitoring.sensors")) for m in modules)
+
+
 # ---------------------------------------------------------------- many projects in one process
 def _passthrough_churn() -> dict:
     """projects/churn.yaml (generator-fed) with pass-through features: a new name has no dbt model of its own."""
