@@ -17,6 +17,8 @@ setup(
         "dagster==1.13.27",
         # `dagster dev` / `make dev`: the UI (not imported by the package).
         "dagster-webserver==1.13.27",
+        # mlops_assets/ui_client.py talks to the webserver's GraphQL API with its client.
+        "dagster-graphql==1.13.27",
         # dbt-core 1.12+ downloads a parser at build time, which fails offline.
         "dbt-core>=1.11,<1.12",
         "dbt-common>=1.37,<2",
