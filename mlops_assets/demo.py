@@ -190,26 +190,19 @@ def run_demo(data_dir: Path, days: int, verbose: bool = False, today: date | Non
         console = Console(soft_wrap=True, highlight=False)
         return _demo(Report(console, 8, live=False), data_dir, days, today)
     log_path = log_file_path(data_dir)
-    dbt_colors = os.environ.get("DBT_USE_COLORS")
-    os.environ["DBT_USE_COLORS"] = "false"  # no ANSI escapes in the log file
-    try:
-        with capture_output(log_path) as terminal:
-            # soft_wrap: a long line stays one line (the terminal wraps it; a pipe gets it whole).
-            console = Console(file=terminal, soft_wrap=True, highlight=False)
-            report = Report(console, 8, live=console.is_terminal and not console.is_dumb_terminal)
-            try:
-                code = _demo(report, data_dir, days, today, log_path)
-            except Exception as exc:
-                log.exception("the demo failed")
-                first = (str(exc).strip().splitlines() or [""])[0][:200]
-                report.plain(f"{report.failed} the demo failed: {type(exc).__name__}: {first}", style="bold red")
-                code = 1
-            report.plain(f"Log (Dagster, dbt, MLflow, warnings): {log_path}", style=None if code == 0 else "bold")
-    finally:
-        if dbt_colors is None:
-            os.environ.pop("DBT_USE_COLORS", None)
-        else:
-            os.environ["DBT_USE_COLORS"] = dbt_colors
+    # dbt writes no ANSI escapes into the log file: the steps run it with --no-use-colors (features/dbt_runner.py).
+    with capture_output(log_path) as terminal:
+        # soft_wrap: a long line stays one line (the terminal wraps it; a pipe gets it whole).
+        console = Console(file=terminal, soft_wrap=True, highlight=False)
+        report = Report(console, 8, live=console.is_terminal and not console.is_dumb_terminal)
+        try:
+            code = _demo(report, data_dir, days, today, log_path)
+        except Exception as exc:
+            log.exception("the demo failed")
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            report.plain(f"{report.failed} the demo failed: {type(exc).__name__}: {first}", style="bold red")
+            code = 1
+        report.plain(f"Log (Dagster, dbt, MLflow, warnings): {log_path}", style=None if code == 0 else "bold")
     return code
 
 
