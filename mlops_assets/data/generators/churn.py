@@ -61,17 +61,8 @@ def generate_churn(
 ) -> pd.DataFrame:
     """Generate one day of customer snapshots with a ``churned`` label.
 
-    Parameters
-    ----------
-    day : datetime.date
-        The day; ``event_time`` falls within it and ids embed it.
-    rows : int
-        Number of rows (customers).
-    seed : int
-        Non-negative seed; the batch is a pure function of ``(seed, day, rows, drift)``.
-    drift : list of DriftWindow, optional
-        Windows active on `day` apply covariate shift and category mix to the inputs before the label is
-        drawn, ``label_rate`` (prior shift) and ``concept`` (changed label relationship, same inputs).
+    Called as every generator is (``generators.common``: day, rows, seed, drift). A drift window's
+    ``label_rate`` shifts the positive-label rate (prior shift).
 
     Returns
     -------

@@ -1,4 +1,14 @@
-"""The seeding, ids, timestamps and drift knobs the data generators share (numpy only)."""
+"""The seeding, ids, timestamps and drift knobs the data generators share (numpy only).
+
+Every generator is called as ``generate_<name>(day, rows=2000, seed=0, drift=None)`` and returns one day's batch,
+a pure function of ``(seed, day, rows, drift)``:
+
+- ``day``: the day (partition); event times fall within it and ids embed it.
+- ``rows``: the number of rows (:func:`check_rows`).
+- ``seed``: a non-negative seed (:func:`make_rng` derives the day's stream from it).
+- ``drift``: the spec's drift windows; those active on ``day`` shift inputs (:class:`Drift`) before the target is
+  drawn, and ``concept`` changes the target's relationship to the same inputs.
+"""
 
 from __future__ import annotations
 

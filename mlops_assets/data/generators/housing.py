@@ -48,18 +48,8 @@ def generate_housing(
 ) -> pd.DataFrame:
     """Generate one day of house listings with their sale ``price``.
 
-    Parameters
-    ----------
-    day : datetime.date
-        The day; ``listed_at`` falls within it and ids embed it.
-    rows : int
-        Number of rows (listings).
-    seed : int
-        Non-negative seed; the batch is a pure function of ``(seed, day, rows, drift)``.
-    drift : list of DriftWindow, optional
-        Windows active on `day` apply covariate shift and category mix to the inputs before the price is
-        computed, and ``concept`` (a different price function, same inputs). ``label_rate`` does not apply
-        to a regression target and raises ``ValueError``.
+    Called as every generator is (``generators.common``: day, rows, seed, drift). A drift window's
+    ``label_rate`` does not apply to a regression target and raises ``ValueError``.
 
     Returns
     -------
