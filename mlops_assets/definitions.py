@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from dagster import (
+    AssetKey,
     AssetSelection,
     AutomationConditionSensorDefinition,
     DefaultSensorStatus,
@@ -76,6 +77,7 @@ def build_project_definitions(spec: ProjectSpec, dbt_manifest: Path | None = Non
     without resources: what :func:`build_definitions` and the `ModelProject` component merge."""
     from mlops_assets.automation import (
         ingest_job,
+        ingest_selection,
         ingest_schedule,
         labeled_traffic_job,
         monitor_job,
@@ -83,6 +85,7 @@ def build_project_definitions(spec: ProjectSpec, dbt_manifest: Path | None = Non
         train_job,
         train_schedule,
     )
+    from mlops_assets.data.good_days_sensor import build_good_days_sensor
     from mlops_assets.deployment.alias_sensor import build_alias_sensor
     from mlops_assets.deployment.assets import build_rollback_job, build_sync_champion_job
     from mlops_assets.monitoring.alerts import build_alert_sensors
@@ -97,7 +100,11 @@ def build_project_definitions(spec: ProjectSpec, dbt_manifest: Path | None = Non
     ingest, train, monitor = ingest_job(spec), train_job(spec), monitor_job(spec)
     traffic = labeled_traffic_job(spec)
     sync_champion = build_sync_champion_job(spec)  # the registry's champion alias moved by hand
+    assets = build_project_assets(spec, dbt_manifest)
+    raw_key = AssetKey([spec.name, C.RAW_DATA])
+    downstream = sorted(k for k in ingest_selection(spec).resolve(assets) if k != raw_key)
     sensors = [
+        build_good_days_sensor(spec, ingest, downstream),
         *build_monitoring_sensors(spec, RetrainTargets(train=train, ingest=ingest, labeled_traffic=traffic)),
         build_alias_sensor(spec, sync_champion),
         *build_alert_sensors(policies_by_key([spec]), project=spec.name),
@@ -109,7 +116,7 @@ def build_project_definitions(spec: ProjectSpec, dbt_manifest: Path | None = Non
         ),
     ]
     return Definitions(
-        assets=build_project_assets(spec, dbt_manifest),
+        assets=assets,
         jobs=[ingest, train, monitor, traffic, build_reproduce_job(spec), build_rollback_job(spec), sync_champion],
         schedules=[ingest_schedule(ingest), train_schedule(train), monitor_schedule(monitor)],
         sensors=sensors,

@@ -16,6 +16,9 @@ from mlops_assets import constants as C
 #: Dagster's run tags for a run over a range of partitions (what `dagster asset materialize --partition-range` sets).
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+#: On a follow-up run of the good days, the id of the range run it follows up; on a range run whose caller follows
+#: up itself (`ingest_range`), "caller": the `<project>__ingest_good_days` sensor leaves runs carrying it alone.
+FOLLOW_UP_TAG = "mlops/ingest_follow_up"
 
 
 @dataclass
@@ -67,10 +70,12 @@ def blocked_days(check_evaluations) -> dict[str, list[str]]:
     return {day: sorted(names) for day, names in sorted(out.items())}
 
 
-def _execute(job, first: str, last: str, instance, run_config: dict | None, asset_selection=None):
-    options = {"partition_key": first} if first == last else {"tags": range_tags(first, last)}
+def _execute(job, first: str, last: str, instance, run_config: dict | None, follow_up: str, asset_selection=None):
+    tags = {FOLLOW_UP_TAG: follow_up} if first == last else {FOLLOW_UP_TAG: follow_up, **range_tags(first, last)}
+    options = {"partition_key": first} if first == last else {}
     return job.execute_in_process(
-        instance=instance, raise_on_error=False, run_config=run_config, asset_selection=asset_selection, **options
+        instance=instance, raise_on_error=False, run_config=run_config, asset_selection=asset_selection, tags=tags,
+        **options,
     )
 
 
@@ -86,7 +91,7 @@ def ingest_range(defs, spec, partition_keys: list[str], instance, run_config: di
     job = defs.resolve_job_def(f"{spec.name}__ingest")
     raw_key = AssetKey([spec.name, C.RAW_DATA])
     features_key = AssetKey([spec.name, C.FEATURES_ASSET])
-    runs = [_execute(job, days[0], days[-1], instance, run_config)]
+    runs = [_execute(job, days[0], days[-1], instance, run_config, "caller")]
     result.blocked = blocked_days(runs[0].get_asset_check_evaluations())
     if result.blocked and not runs[0].success:
         downstream = [k for k in ingest_selection(spec).resolve(defs.resolve_asset_graph()) if k != raw_key]
@@ -94,7 +99,7 @@ def ingest_range(defs, spec, partition_keys: list[str], instance, run_config: di
         config = {**(run_config or {})}
         config["ops"] = {k: v for k, v in config.get("ops", {}).items() if k != f"{spec.name}__{C.RAW_DATA}"}
         for first, last in good_stretches(days, result.blocked):
-            runs.append(_execute(job, first, last, instance, config, asset_selection=downstream))
+            runs.append(_execute(job, first, last, instance, config, runs[0].run_id, asset_selection=downstream))
     built = set()
     for run in runs:
         result.run_ids.append(run.run_id)

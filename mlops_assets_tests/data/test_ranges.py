@@ -145,3 +145,82 @@ def test_cli_partition_range_over_the_ingest_chain_is_one_run(project, tmp_path,
     assert len(builds) == (1 if project == "churn" else 0)
     for day in DAYS:
         assert asset_path(data, [project, "features"], day).exists()
+
+
+def test_a_failed_range_run_from_the_ui_or_a_schedule_gets_its_good_days_built_by_the_sensor(
+    tmp_path, instance, resources, data_dir
+):
+    """A range run launched outside `ingest_range` (a UI backfill, the CLI) fails on a blocked day; the
+    `<project>__ingest_good_days` sensor requests the other days' downstream, one run per stretch of good days."""
+    from dagster import RunRequest, SkipReason, build_run_status_sensor_context
+
+    from mlops_assets.ingestion import FOLLOW_UP_TAG
+
+    days = ["2026-01-05", "2026-01-06", "2026-01-07", "2026-01-08"]
+    landing = tmp_path / "landing"
+    spec = churn_landing_spec(landing)
+    for day in days:
+        frame = generate_batch(CHURN, date.fromisoformat(day))
+        if day == days[1]:
+            frame.loc[7, "contract"] = "lifetime"  # not a declared category
+        _land(landing, day, frame)
+    defs = build_definitions([spec], resources)
+    job = defs.resolve_job_def(f"{spec.name}__ingest")
+    sensor = defs.resolve_sensor_def(f"{spec.name}__ingest_good_days")
+
+    failed = job.execute_in_process(instance=instance, raise_on_error=False, tags=range_tags(days[0], days[-1]))
+    assert not failed.success
+    features = AssetKey([spec.name, "features"])
+    assert instance.get_materialized_partitions(features) == set()
+
+    def evaluate(result):
+        context = build_run_status_sensor_context(
+            sensor_name=sensor.name, dagster_event=result.get_run_failure_event(), dagster_instance=instance,
+            dagster_run=result.dagster_run,
+        ).for_run_failure()
+        return list(sensor(context))
+
+    requests = evaluate(failed)
+    assert all(isinstance(r, RunRequest) for r in requests), requests
+    spans = [(r.partition_key, r.tags.get(RANGE_START_TAG), r.tags.get(RANGE_END_TAG)) for r in requests]
+    assert spans == [(days[0], None, None), (None, days[2], days[3])]
+    raw = AssetKey([spec.name, "raw_data"])
+    for request in requests:
+        assert raw not in request.asset_selection and features in request.asset_selection
+        assert request.tags[FOLLOW_UP_TAG] == failed.run_id
+
+    # Run what the sensor asked for, as the daemon would: the good days get features, the blocked day does not.
+    for request in requests:
+        options = {"partition_key": request.partition_key} if request.partition_key else {}
+        follow_up = job.execute_in_process(instance=instance, asset_selection=request.asset_selection,
+                                           tags=request.tags, **options)
+        assert follow_up.success
+        # A follow-up that fails is not followed up again.
+        assert isinstance(evaluate(follow_up)[0] if not follow_up.success else SkipReason(), SkipReason)
+    assert instance.get_materialized_partitions(features) == {days[0], days[2], days[3]}
+    assert not asset_path(data_dir, [spec.name, "features"], days[1]).exists()
+
+
+def test_the_good_days_sensor_leaves_alone_runs_that_failed_for_other_reasons_or_follow_up_themselves(
+    tmp_path, instance, resources
+):
+    from dagster import SkipReason, build_run_status_sensor_context
+
+    from mlops_assets.ingestion import FOLLOW_UP_TAG
+
+    landing = tmp_path / "landing"
+    spec = churn_landing_spec(landing)
+    _land(landing, DAYS[0], generate_batch(CHURN, date.fromisoformat(DAYS[0])))  # DAYS[1:] never landed
+    defs = build_definitions([spec], resources)
+    job = defs.resolve_job_def(f"{spec.name}__ingest")
+    sensor = defs.resolve_sensor_def(f"{spec.name}__ingest_good_days")
+
+    for tags in (range_tags(DAYS[0], DAYS[-1]), {**range_tags(DAYS[0], DAYS[-1]), FOLLOW_UP_TAG: "caller"}):
+        result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
+        assert not result.success
+        context = build_run_status_sensor_context(
+            sensor_name=sensor.name, dagster_event=result.get_run_failure_event(), dagster_instance=instance,
+            dagster_run=result.dagster_run,
+        ).for_run_failure()
+        answers = list(sensor(context))
+        assert len(answers) == 1 and isinstance(answers[0], SkipReason), answers
