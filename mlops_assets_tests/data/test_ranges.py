@@ -39,14 +39,19 @@ def _land(directory: Path, day: str, frame: pd.DataFrame) -> None:
     frame.to_parquet(directory / f"churn_{day}.parquet", index=False)
 
 
+def _land_with_a_bad_day(directory: Path, days: list[str], bad: str) -> None:
+    """Land generated churn batches for `days`; `bad`'s has a contract outside the declared categories."""
+    for day in days:
+        frame = generate_batch(CHURN, date.fromisoformat(day))
+        if day == bad:
+            frame.loc[4, "contract"] = "lifetime"
+        _land(directory, day, frame)
+
+
 def test_range_with_a_bad_day_in_the_middle_blocks_only_that_day(tmp_path, instance, resources, data_dir):
     landing = tmp_path / "landing"
     spec = _churn_landing_dbt(landing)
-    for day in DAYS:
-        frame = generate_batch(CHURN, date.fromisoformat(day))
-        if day == DAYS[1]:
-            frame.loc[4, "contract"] = "lifetime"  # not a declared category
-        _land(landing, day, frame)
+    _land_with_a_bad_day(landing, DAYS, DAYS[1])
     defs = build_definitions([spec], resources)
 
     result = ingest_range(defs, spec, DAYS, instance)
@@ -159,11 +164,7 @@ def test_a_failed_range_run_from_the_ui_or_a_schedule_gets_its_good_days_built_b
     days = ["2026-01-05", "2026-01-06", "2026-01-07", "2026-01-08"]
     landing = tmp_path / "landing"
     spec = churn_landing_spec(landing)
-    for day in days:
-        frame = generate_batch(CHURN, date.fromisoformat(day))
-        if day == days[1]:
-            frame.loc[7, "contract"] = "lifetime"  # not a declared category
-        _land(landing, day, frame)
+    _land_with_a_bad_day(landing, days, days[1])
     defs = build_definitions([spec], resources)
     job = defs.resolve_job_def(f"{spec.name}__ingest")
     sensor = defs.resolve_sensor_def(f"{spec.name}__ingest_good_days")
