@@ -188,22 +188,21 @@ class UiClient:
         raise UiClientError(f"backfill {backfill_id} still {status} after {timeout:.0f} s")
 
     # -- sensors and checks --------------------------------------------------------------------------------------
-    def sensor_status(self, sensor: str) -> str:
-        """"RUNNING" or "STOPPED"."""
+    def _sensor_state(self, sensor: str, fields: str) -> dict:
         data = self.query(
-            "query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { ... on Sensor { sensorState { status } } } }",
+            "query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { ... on Sensor { sensorState { %s } } } }"
+            % fields,
             {"s": {**self._selector(), "sensorName": sensor}},
         )
-        return data["sensorOrError"]["sensorState"]["status"]
+        return data["sensorOrError"]["sensorState"]
+
+    def sensor_status(self, sensor: str) -> str:
+        """"RUNNING" or "STOPPED"."""
+        return self._sensor_state(sensor, "status")["status"]
 
     def sensor_ticks(self, sensor: str, limit: int = 10) -> list[dict]:
         """The newest ticks of `sensor`: status, skipReason, timestamp."""
-        data = self.query(
-            "query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { ... on Sensor { sensorState { "
-            "ticks(limit: %d) { status skipReason timestamp } } } } }" % limit,
-            {"s": {**self._selector(), "sensorName": sensor}},
-        )
-        return data["sensorOrError"]["sensorState"]["ticks"]
+        return self._sensor_state(sensor, "ticks(limit: %d) { status skipReason timestamp }" % limit)["ticks"]
 
     def materializations(self, asset: str, limit: int = 10) -> list[dict]:
         """The newest materializations of asset key `asset` ("churn/champion"): runId, partition, timestamp."""

@@ -26,13 +26,16 @@ def pyplot():
     return plt
 
 
+def _compared(challenger: np.ndarray, champion: np.ndarray | None):
+    """(label, values) of the challenger and, when there is one, the champion."""
+    return [(label, v) for label, v in (("challenger", challenger), ("champion", champion)) if v is not None]
+
+
 def classification_figure(y_true: np.ndarray, challenger: np.ndarray, champion: np.ndarray | None) -> Figure:
     from sklearn.metrics import precision_recall_curve, roc_curve
 
     fig, (roc_ax, pr_ax) = pyplot().subplots(1, 2, figsize=(10, 4))
-    for label, score in (("challenger", challenger), ("champion", champion)):
-        if score is None:
-            continue
+    for label, score in _compared(challenger, champion):
         fpr, tpr, _ = roc_curve(y_true, score)
         roc_ax.plot(fpr, tpr, label=label)
         precision, recall, _ = precision_recall_curve(y_true, score)
@@ -48,9 +51,7 @@ def classification_figure(y_true: np.ndarray, challenger: np.ndarray, champion: 
 
 def regression_figure(y_true: np.ndarray, challenger: np.ndarray, champion: np.ndarray | None) -> Figure:
     fig, (scatter_ax, hist_ax) = pyplot().subplots(1, 2, figsize=(10, 4))
-    for label, pred in (("challenger", challenger), ("champion", champion)):
-        if pred is None:
-            continue
+    for label, pred in _compared(challenger, champion):
         scatter_ax.scatter(y_true, pred, s=4, alpha=0.4, label=label)
         hist_ax.hist(y_true - pred, bins=50, alpha=0.5, label=label)
     lo, hi = float(np.min(y_true)), float(np.max(y_true))
