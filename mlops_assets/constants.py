@@ -45,6 +45,9 @@ PROJECTS_DIR_ENV = "MLOPS_PROJECTS_DIR"
 DEFAULT_DATA_DIR = ".mlops_data"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 ALERT_WEBHOOK_ENV = "MLOPS_ALERT_WEBHOOK_URL"
+# The local model servers' first port: a project without `deployment.port` gets base + its slot (8081, 8082, ...).
+SERVING_BASE_PORT_ENV = "MLOPS_SERVING_BASE_PORT"
+DEFAULT_SERVING_BASE_PORT = 8081
 # Step executor of a deployment (mlops_assets/executors.py): in_process (default), multiprocess or celery.
 EXECUTOR_ENV = "MLOPS_EXECUTOR"
 CELERY_BROKER_ENV = "MLOPS_CELERY_BROKER"

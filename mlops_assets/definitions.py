@@ -32,7 +32,8 @@ def default_resources(data_dir: str | EnvVar | None = None, tracking_uri: str | 
     """Resources on embedded defaults, all rooted in the one data directory (MLflow: sqlite inside it).
 
     With no `data_dir`, each setting is bound from its environment variable when set (`MLOPS_DATA_DIR`,
-    `MLFLOW_TRACKING_URI`, `MLOPS_ALERT_WEBHOOK_URL`; the Makefile sets them) and otherwise takes the embedded
+    `MLFLOW_TRACKING_URI`, `MLOPS_ALERT_WEBHOOK_URL`; the Makefile sets them; the model servers' first port is
+    `MLOPS_SERVING_BASE_PORT`, default 8081, at any `data_dir`) and otherwise takes the embedded
     default of :mod:`mlops_assets.locations`, so `dagster dev` works from a clone with nothing set.
     """
     from mlops_assets.deployment.local_process import LocalProcessDeployer
@@ -56,7 +57,8 @@ def default_resources(data_dir: str | EnvVar | None = None, tracking_uri: str | 
         "json_io_manager": JsonIOManager(data_dir=data_dir),
         # MLflow run links only when an MLflow UI serves the store (`make dev` starts one and sets the variable).
         "tracking": MlflowTracking(tracking_uri=tracking_uri, ui_url=os.environ.get(C.MLFLOW_UI_URL_ENV, "")),
-        "deployer": LocalProcessDeployer(data_dir=data_dir, tracking_uri=tracking_uri),
+        "deployer": LocalProcessDeployer(data_dir=data_dir, tracking_uri=tracking_uri,
+                                         base_port=locations.serving_base_port()),
         "alerts": AlertSink(webhook_url=webhook),
         "storage": DataDirectory(data_dir=data_dir),
         # Configuration only: dbt-core is imported by the steps that run dbt.

@@ -26,3 +26,14 @@ def local_tracking_uri(data_dir: str | Path) -> str:
 def is_set(name: str) -> bool:
     """Whether the environment variable `name` is set (an empty value counts: the Makefile exports empty ones)."""
     return name in os.environ
+
+
+def serving_base_port() -> int:
+    """``MLOPS_SERVING_BASE_PORT``, else 8081: the first port of the local model servers."""
+    raw = os.environ.get(C.SERVING_BASE_PORT_ENV, "").strip()
+    if not raw:
+        return C.DEFAULT_SERVING_BASE_PORT
+    if not raw.isdigit() or not 1024 <= int(raw) <= 65000:
+        raise ValueError(f"{C.SERVING_BASE_PORT_ENV}={raw!r} is not a port: set a whole number from 1024 to 65000 "
+                         f"(projects take consecutive ports from it) or unset it for {C.DEFAULT_SERVING_BASE_PORT}")
+    return int(raw)

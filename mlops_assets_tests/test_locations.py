@@ -56,3 +56,18 @@ def test_dagster_validates_the_clone_with_nothing_set(tmp_path):
                          text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
     assert out.returncode == 0 and "Validation successful" in out.stdout, out.stdout
     assert (REPO / ".mlops_data" / "dagster_home").is_dir()
+
+
+def test_the_model_servers_first_port_comes_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv(C.SERVING_BASE_PORT_ENV, raising=False)
+    assert default_resources(str(tmp_path))["deployer"].base_port == C.DEFAULT_SERVING_BASE_PORT
+    monkeypatch.setenv(C.SERVING_BASE_PORT_ENV, "23456")
+    assert default_resources(str(tmp_path))["deployer"].base_port == 23456
+    for bad in ("http", "80", "70000"):
+        monkeypatch.setenv(C.SERVING_BASE_PORT_ENV, bad)
+        try:
+            default_resources(str(tmp_path))
+        except ValueError as err:
+            assert C.SERVING_BASE_PORT_ENV in str(err) and repr(bad) in str(err)
+        else:
+            raise AssertionError(f"{bad!r} was accepted as a port")
