@@ -145,24 +145,35 @@ def test_the_batcher_answers_and_hashes_alike_on_both_paths(project):
         return contract.feature_arrays(columns)
 
     async def serve(feature_arrays):
-        b = MicroBatcher(contract.features, row_hash=row_hashes, feature_arrays=feature_arrays, fill_wait_s=0.001)
+        shadows = {}
+
+        def on_scored(scored):
+            shadows.update({j.tag: (pred, score) for j, _, role, pred, score in scored if role == "shadow"})
+
+        b = MicroBatcher(contract.features, row_hash=row_hashes, feature_arrays=feature_arrays, fill_wait_s=0.001,
+                         on_scored=on_scored)
         await b.start()
-        try:
-            jobs = [Job(c.frame, model, "live", columns=c.columns)
-                    for c in (contract.validate_records(r) for r in requests)]
+        try:  # every third request also scored by a shadow model (rows picked out of the batch's features)
+            jobs = [Job(c.frame, model, "live", columns=c.columns, shadow=model if i % 3 == 0 else None, tag=i)
+                    for i, c in enumerate(contract.validate_records(r) for r in requests)]
             answers = []
             for i in range(0, len(jobs), 4):  # a few jobs at once: batches of one and of several requests
                 answers += await asyncio.gather(*(b.submit(j) for j in jobs[i : i + 4]))
-            return answers, [j.feature_hashes for j in jobs]
+            return answers, [j.feature_hashes for j in jobs], shadows
         finally:
             await b.stop()
 
-    numpy_answers, numpy_hashes = asyncio.run(serve(arrays))
-    pandas_answers, pandas_hashes = asyncio.run(serve(None))
+    numpy_answers, numpy_hashes, numpy_shadows = asyncio.run(serve(arrays))
+    pandas_answers, pandas_hashes, pandas_shadows = asyncio.run(serve(None))
     assert sum(calls) == sum(len(r) for r in requests)  # every row went through the numpy path
     assert numpy_hashes == pandas_hashes and all(h is not None for h in numpy_hashes)
-    for (p1, s1), (p2, s2) in zip(numpy_answers, pandas_answers, strict=True):
+    assert sorted(numpy_shadows) == sorted(pandas_shadows) == list(range(0, len(requests), 3))
+    for i, (p1, s1) in enumerate(numpy_answers):
+        p2, s2 = pandas_answers[i]
         assert np.array_equal(p1, p2) and np.array_equal(s1, s2)
+        if i in numpy_shadows:  # the shadow is the same model: the live answer again
+            assert all(np.array_equal(a, b) for a, b in zip(numpy_shadows[i], (p1, s1)))
+            assert all(np.array_equal(a, b) for a, b in zip(numpy_shadows[i], pandas_shadows[i]))
 
 
 def test_a_feature_model_without_an_array_twin_falls_back_to_pandas(project, monkeypatch):
