@@ -63,7 +63,8 @@ class _Server:
         self.metrics.watch_log(self.predlog.stats)
         self.batcher = MicroBatcher(self.contract.features, max_batch_rows=max_batch_rows, max_wait_s=max_wait_s,
                                     fill_wait_s=fill_wait_s, on_scored=self._on_scored, predict_threads=predict_threads,
-                                    on_batch=self.metrics.batch_rows.observe, row_hash=row_hashes)
+                                    on_batch=self.metrics.batch_rows.observe, row_hash=row_hashes,
+                                    feature_arrays=self.contract.feature_arrays)
         self.token = token
         self.max_body_bytes = max_body_bytes
         self.max_records = max_records
@@ -110,7 +111,7 @@ class _Server:
             route = self.router.choose()
         except RoutingError as err:
             raise ClientError(503, f"not ready: {err}") from None
-        job = Job(checked.raw, route.model, route.role, route.shadow, tag=(request_id, at),
+        job = Job(checked.frame, route.model, route.role, route.shadow, tag=(request_id, at),
                   columns=checked.columns)
         pred, score = await self.batcher.submit(job, ticket)
         return request_id, route, checked.warnings, pred, score

@@ -20,9 +20,12 @@ FILL_WAIT_S = 0.002
 
 @dataclass
 class Job:
-    """One request's validated raw rows, the model that answers it and an optional shadow model."""
+    """One request's validated raw rows, the model that answers it and an optional shadow model.
 
-    raw: pd.DataFrame
+    ``raw`` may be None when ``columns`` are given: the frame is then built only if the batch needs one
+    (:meth:`frame`)."""
+
+    raw: pd.DataFrame | None
     model: object  # LoadedModel
     role: str
     shadow: object | None = None
@@ -30,6 +33,18 @@ class Job:
     columns: dict[str, np.ndarray] | None = field(default=None, repr=False)  # raw's columns as arrays, if known
     feature_hashes: list[str] | None = field(default=None, repr=False)  # one per row, set when scored (row_hash)
     future: asyncio.Future | None = field(default=None, repr=False)
+    rows: int = field(init=False)
+
+    def __post_init__(self):
+        if self.raw is None and not self.columns:
+            raise ValueError("a job needs its raw rows as a frame or as numpy columns")
+        self.rows = len(self.raw) if self.raw is not None else len(next(iter(self.columns.values())))
+
+    def frame(self) -> pd.DataFrame:
+        """The raw rows as a frame (built from ``columns`` on first use)."""
+        if self.raw is None:
+            self.raw = pd.DataFrame(self.columns, index=pd.RangeIndex(self.rows), copy=False)
+        return self.raw
 
 
 #: One scored job: (job, model, role, predictions, scores).
@@ -74,13 +89,35 @@ def concat_rows(frames: list[pd.DataFrame], known: list[dict | None] | None = No
     12 columns back out of each of 8 one-row frames costs ~0.4 ms, more than building the batch's features.
     """
     arrays = [(k if k is not None else _arrays(f)) for f, k in zip(frames, known or [None] * len(frames))]
-    if all(a is not None for a in arrays):
-        first = arrays[0]
-        names = list(first)
-        if all(list(a) == names and all(a[c].dtype == first[c].dtype for c in names) for a in arrays[1:]):
-            return pd.DataFrame({c: np.concatenate([a[c] for a in arrays]) for c in names},
-                                index=pd.RangeIndex(sum(len(f) for f in frames)), copy=False)
+    joined = join_columns(arrays)
+    if joined is not None:
+        return pd.DataFrame(joined, index=pd.RangeIndex(sum(len(f) for f in frames)), copy=False)
     return pd.concat(frames, ignore_index=True)
+
+
+def join_columns(arrays: list[dict[str, np.ndarray] | None]) -> dict[str, np.ndarray] | None:
+    """The rows of several dicts of numpy columns, one after another, when they have the same columns with the same
+    dtypes (a single dict is returned as it is); else None."""
+    if not arrays or any(a is None for a in arrays):
+        return None
+    first = arrays[0]
+    if len(arrays) == 1:
+        return first
+    names = list(first)
+    if not all(list(a) == names and all(a[c].dtype == first[c].dtype for c in names) for a in arrays[1:]):
+        return None
+    return {c: np.concatenate([a[c] for a in arrays]) for c in names}
+
+
+#: Feature rows as the batcher passes them on: a frame, or (the fast path) its columns as numpy arrays.
+Rows = "pd.DataFrame | dict[str, np.ndarray]"
+
+
+def _take(feats: Rows, rows) -> Rows:
+    """Rows ``rows`` (a slice or positions) of a frame or of numpy columns."""
+    if isinstance(feats, pd.DataFrame):
+        return feats.iloc[rows]
+    return {c: a[rows] for c, a in feats.items()}
 
 
 class _Ticket:
@@ -126,6 +163,10 @@ class Concurrency:
 class MicroBatcher:
     """Coalesce concurrent jobs into one ``features(raw)`` + one ``model.predict`` per model.
 
+    When every job of a batch carries its rows as numpy columns (``Job.columns``) and ``feature_arrays`` gives
+    their features (not None), the batch skips pandas: the features, their row hashes and the models' input are
+    numpy columns (``model.predict`` then gets a dict of arrays); otherwise ``features`` builds a frame.
+
     The batcher takes whatever is queued (up to ``max_batch_rows``). It waits up to ``max_wait_s``
     for more while other requests are known to be on their way (``expecting()`` counts them), and up
     to ``fill_wait_s`` while the batch holds fewer jobs than recently ran concurrently
@@ -146,9 +187,11 @@ class MicroBatcher:
         on_scored: ScoredHook | None = None,
         predict_threads: int | None = 1,
         on_batch: Callable[[int], None] | None = None,
-        row_hash: Callable[[pd.DataFrame], list[str]] | None = None,
+        row_hash: Callable[[Rows], list[str]] | None = None,
+        feature_arrays: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray] | None] | None = None,
     ):
         self.features = features
+        self.feature_arrays = feature_arrays
         self.row_hash = row_hash  # hash of each computed feature row, kept on the job (for the prediction log)
         self.max_batch_rows = max_batch_rows
         self.max_wait_s = max_wait_s
@@ -227,7 +270,7 @@ class MicroBatcher:
             job = await self._queue.get()
             if job is None:
                 break
-            jobs, rows, started = [job], len(job.raw), None
+            jobs, rows, started = [job], job.rows, None
             goal = self.concurrency.goal
             while rows < self.max_batch_rows:
                 try:
@@ -251,7 +294,7 @@ class MicroBatcher:
                     stopping = True
                     break
                 jobs.append(nxt)
-                rows += len(nxt.raw)
+                rows += nxt.rows
             self.batches += 1
             self.concurrency.observe(self._peak)
             self._peak = self._in_flight
@@ -278,11 +321,9 @@ class MicroBatcher:
             groups.setdefault(id(j.model), (j.model, []))[1].append(j)
         ordered = [j for _, js in groups.values() for j in js]
         if self.on_batch is not None:
-            self.on_batch(sum(len(j.raw) for j in ordered))
+            self.on_batch(sum(j.rows for j in ordered))
         try:
-            raw = (ordered[0].raw if len(ordered) == 1
-                   else concat_rows([j.raw for j in ordered], [j.columns for j in ordered]))
-            feats = self.features(raw)
+            feats = self._features(ordered)
             hashes = self.row_hash(feats) if self.row_hash is not None else None
         except Exception as err:  # a bug, not a client error: every waiting request gets it
             log.exception("feature computation failed for a batch of %d jobs", len(jobs))
@@ -291,21 +332,21 @@ class MicroBatcher:
         for j in ordered:
             starts[id(j)] = pos
             if hashes is not None:
-                j.feature_hashes = hashes[pos : pos + len(j.raw)]
-            pos += len(j.raw)
+                j.feature_hashes = hashes[pos : pos + j.rows]
+            pos += j.rows
         done: list[tuple[Job, object, str, np.ndarray, np.ndarray]] = []
         answers: list[Settlement] = []
         for model, js in groups.values():
             lo = starts[id(js[0])]
-            n = sum(len(j.raw) for j in js)
+            n = sum(j.rows for j in js)
             try:
-                pred, score = model.predict(feats.iloc[lo : lo + n])
+                pred, score = model.predict(_take(feats, slice(lo, lo + n)))
             except Exception as err:
                 log.exception("predict failed on model %s", getattr(model, "version", model))
                 answers.extend((j.future, None, err) for j in js)
                 continue
             for j in js:
-                a, b = starts[id(j)] - lo, starts[id(j)] - lo + len(j.raw)
+                a, b = starts[id(j)] - lo, starts[id(j)] - lo + j.rows
                 done.append((j, model, j.role, pred[a:b], score[a:b]))
         error = None
         if self.on_scored is not None and done:
@@ -326,19 +367,31 @@ class MicroBatcher:
                 log.exception("on_scored hook failed on shadow scores")
         return []
 
-    def _shadows(self, jobs: list[Job], feats: pd.DataFrame, starts: dict, done: list) -> None:
+    def _features(self, jobs: list[Job]) -> Rows:
+        """The batch's feature rows: numpy columns when every job has its raw columns and the features have an
+        array twin, else a frame."""
+        if self.feature_arrays is not None:
+            columns = join_columns([j.columns for j in jobs])
+            feats = self.feature_arrays(columns) if columns is not None else None
+            if feats is not None:
+                return feats
+        raw = (jobs[0].frame() if len(jobs) == 1
+               else concat_rows([j.frame() for j in jobs], [j.columns for j in jobs]))
+        return self.features(raw)
+
+    def _shadows(self, jobs: list[Job], feats: Rows, starts: dict, done: list) -> None:
         shadow_groups: dict[int, tuple[object, list[Job]]] = {}
         for j in jobs:
             if j.shadow is not None:
                 shadow_groups.setdefault(id(j.shadow), (j.shadow, []))[1].append(j)
         for model, js in shadow_groups.values():
-            rows = np.concatenate([np.arange(starts[id(j)], starts[id(j)] + len(j.raw)) for j in js])
+            rows = np.concatenate([np.arange(starts[id(j)], starts[id(j)] + j.rows) for j in js])
             try:
-                pred, score = model.predict(feats.iloc[rows])
+                pred, score = model.predict(_take(feats, rows))
             except Exception:
                 log.exception("shadow predict failed on model %s", getattr(model, "version", model))
                 continue
             a = 0
             for j in js:
-                done.append((j, model, "shadow", pred[a : a + len(j.raw)], score[a : a + len(j.raw)]))
-                a += len(j.raw)
+                done.append((j, model, "shadow", pred[a : a + j.rows], score[a : a + j.rows]))
+                a += j.rows

@@ -23,15 +23,17 @@ the model's own loss, so the answers are bit-identical (checked again on load).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
 log = logging.getLogger(__name__)
 
-#: frame -> float64 matrix (the ColumnTransformer's output), or None to use the pipeline itself.
-Transform = Callable[[pd.DataFrame], "np.ndarray | None"]
+#: Feature rows: a DataFrame, or its columns as numpy arrays (serving's small batches, no pandas).
+Columns = "pd.DataFrame | Mapping[str, np.ndarray]"
+#: rows -> float64 matrix (the ColumnTransformer's output), or None to use the pipeline itself.
+Transform = Callable[[Columns], "np.ndarray | None"]
 #: one transformer step on a float64 block, in place.
 _Step = Callable[[np.ndarray], None]
 
@@ -46,15 +48,15 @@ class _Unsupported(Exception):
     pass
 
 
-def _numeric(frame: pd.DataFrame, names: list[str]) -> np.ndarray | None:
+def _numeric(frame: Columns, n: int, names: list[str]) -> np.ndarray | None:
     """The columns as one float64 block (what check_array makes of them), or None if one is not numeric."""
-    out = np.empty((len(frame), len(names)), dtype="float64")
+    out = np.empty((n, len(names)), dtype="float64")
     for j, name in enumerate(names):
         col = frame[name]
         if col.dtype.kind not in "biuf":  # object, strings, datetimes: leave them to scikit-learn
             return None
         if isinstance(col.dtype, np.dtype):
-            out[:, j] = col.to_numpy()  # bool/int/float -> float64: the cast check_array makes
+            out[:, j] = np.asarray(col)  # bool/int/float -> float64: the cast check_array makes
         else:  # nullable Int64/boolean/Float64: NA -> NaN
             out[:, j] = col.to_numpy(dtype="float64", na_value=np.nan)
     return out
@@ -120,19 +122,19 @@ def _lookups(enc) -> list[dict]:
     return [{v: i for i, v in enumerate(c.tolist())} for c in cats]
 
 
-def _codes(frame: pd.DataFrame, names: list[str], lookups: list[dict]) -> list[np.ndarray] | None:
+def _codes(frame: Columns, n: int, names: list[str], lookups: list[dict]) -> list[np.ndarray] | None:
     """Category index per row and column, or None when a value is not a known category (left to sklearn)."""
     out = []
     for name, lookup in zip(names, lookups):
         try:
-            out.append(np.fromiter((lookup[v] for v in frame[name].tolist()), dtype=np.intp, count=len(frame)))
+            out.append(np.fromiter((lookup[v] for v in frame[name].tolist()), dtype=np.intp, count=n))
         except (KeyError, TypeError):  # unknown, missing or unhashable: the encoder decides what happens
             return None
     return out
 
 
 def _categorical_block(trans):
-    """(width, fill(frame, names, out) -> bool) for OneHotEncoder/OrdinalEncoder, else raise."""
+    """(width, fill(frame, n, names, out) -> bool) for OneHotEncoder/OrdinalEncoder, else raise."""
     from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 
     if type(trans) is OneHotEncoder:
@@ -142,11 +144,11 @@ def _categorical_block(trans):
         widths = [len(c) for c in trans.categories_]
         offsets = np.cumsum([0, *widths[:-1]])
 
-        def fill(frame, names, out) -> bool:
-            codes = _codes(frame, names, lookups)
+        def fill(frame, n, names, out) -> bool:
+            codes = _codes(frame, n, names, lookups)
             if codes is None:
                 return False
-            rows = np.arange(len(frame))
+            rows = np.arange(n)
             for off, code in zip(offsets, codes):
                 out[rows, off + code] = 1.0
             return True
@@ -155,8 +157,8 @@ def _categorical_block(trans):
     if type(trans) is OrdinalEncoder:
         lookups = _lookups(trans)
 
-        def fill(frame, names, out) -> bool:
-            codes = _codes(frame, names, lookups)
+        def fill(frame, n, names, out) -> bool:
+            codes = _codes(frame, n, names, lookups)
             if codes is None:
                 return False
             for j, code in enumerate(codes):
@@ -203,7 +205,8 @@ def _input_names(ct, columns) -> list[str]:
 
 
 def compile_column_transformer(ct) -> Transform | None:
-    """A numpy version of fitted ``ct.transform`` for a DataFrame, or None when ``ct`` is not covered."""
+    """A numpy version of fitted ``ct.transform`` for a DataFrame (or its numpy columns), or None when ``ct`` is
+    not covered."""
     from sklearn.compose import ColumnTransformer
 
     if type(ct) is not ColumnTransformer:
@@ -230,22 +233,23 @@ def compile_column_transformer(ct) -> Transform | None:
                     "the model answers through its own pipeline", type(err).__name__, err)
         return None
 
-    def transform(frame: pd.DataFrame) -> np.ndarray | None:
+    def transform(frame: Columns) -> np.ndarray | None:
+        n = len(frame) if isinstance(frame, pd.DataFrame) else len(next(iter(frame.values()), ()))
         parts = []
         for kind, names, block in blocks:
             if kind == "num":
-                x = _numeric(frame, names)
+                x = _numeric(frame, n, names)
                 if x is None or np.isinf(x).any():  # sklearn's own checks reject infinities
                     return None
                 for step in block:
                     step(x)
             else:
                 width, fill = block
-                x = np.zeros((len(frame), width), dtype="float64")
-                if not fill(frame, names, x):
+                x = np.zeros((n, width), dtype="float64")
+                if not fill(frame, n, names, x):
                     return None
             parts.append(x)
-        return np.hstack(parts) if parts else np.zeros((len(frame), 0))
+        return np.hstack(parts) if parts else np.zeros((n, 0))
 
     return transform
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ import pandas as pd
 from pandas.api.types import infer_dtype
 
 from mlops_assets.features import churn
-from mlops_assets.features.transforms import build_features
+from mlops_assets.features.transforms import build_feature_arrays, build_features
 from mlops_assets.spec import ColumnSpec, DbtFeatures, ProjectSpec
 
 #: dbt feature model -> the raw columns its feature function reads (passthrough projects need features.columns).
@@ -52,13 +53,26 @@ class ContractError(ValueError):
 
 @dataclass(frozen=True)
 class Validated:
-    """Validated raw rows with canonical dtypes, and warnings about what was ignored."""
+    """Validated raw rows with canonical dtypes (``raw``), and warnings about what was ignored.
 
-    raw: pd.DataFrame
+    ``columns`` are the rows as plain numpy arrays, when every column is one (no nullable int/bool column with a
+    null, no datetime): the micro-batcher computes features from these without pandas. ``raw`` is then built from
+    them on first use (``copy=False``), so a request scored on that path never builds a frame.
+    """
+
+    frame: pd.DataFrame | None
     warnings: list[str] = field(default_factory=list)
-    #: raw's columns as the numpy arrays the frame was built from (copy=False), when validation made them
-    #: (small plain requests): the micro-batcher concatenates these instead of reading each frame back.
     columns: dict[str, np.ndarray] | None = None
+
+    @functools.cached_property
+    def raw(self) -> pd.DataFrame:
+        if self.frame is not None:
+            return self.frame
+        return pd.DataFrame(self.columns, index=pd.RangeIndex(self.rows), copy=False)
+
+    @property
+    def rows(self) -> int:
+        return len(self.frame) if self.frame is not None else len(next(iter(self.columns.values())))
 
 
 def required_columns(spec: ProjectSpec) -> list[str]:
@@ -281,7 +295,10 @@ class Contract:
             problems.sort(key=lambda p: (-1 if p["record"] is None else p["record"], self.fields.index(p["field"])))
             raise ContractError(problems)
         # copy=False: one block per column instead of consolidating (a copy per request, for nothing)
-        return Validated(pd.DataFrame(out, index=pd.RangeIndex(n), copy=False), _ignored(extra))
+        frame = pd.DataFrame(out, index=pd.RangeIndex(n), copy=False)
+        # Plain numpy columns (no nullable int/bool, no datetimes) are kept for the batcher's numpy path.
+        arrays = out if all(type(v) is np.ndarray for v in out.values()) else None
+        return Validated(frame, _ignored(extra), arrays)
 
     def validate_records(self, records: list[dict]) -> Validated:
         """``validate(pd.DataFrame(records))`` for a list of JSON objects, without the frame.
@@ -297,7 +314,7 @@ class Contract:
             present = {k for r in records for k in r}
             columns = {c: _objects([r.get(c) for r in records]) for c in self.fields if c in present}
             return self._validate(len(records), columns, extra)
-        return Validated(pd.DataFrame(fast, index=pd.RangeIndex(len(records)), copy=False), _ignored(extra), fast)
+        return Validated(None, _ignored(extra), fast)
 
     def _plain(self, records: list[dict]) -> dict[str, np.ndarray] | None:
         out = {}
@@ -314,6 +331,11 @@ class Contract:
     def features(self, raw: pd.DataFrame) -> pd.DataFrame:
         """The model's features from validated raw rows: the training definitions, unchanged."""
         return build_features(self.spec, raw)
+
+    def feature_arrays(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+        """:meth:`features` of validated raw rows given as numpy columns (``Validated.columns``), as numpy
+        columns; None when the project's feature function has no array twin."""
+        return build_feature_arrays(self.spec, columns)
 
     def check_value(self, name: str, value: object) -> list[dict]:
         """Problems with one value of schema column ``name`` (used for feedback labels)."""

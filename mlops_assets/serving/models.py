@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -62,12 +63,15 @@ class LoadedModel:
     def version(self) -> str:
         return self.info.model_version
 
-    def predict(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Predictions and scores (float64), one per row of ``features``."""
+    def predict(self, features: pd.DataFrame | Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Predictions and scores (float64), one per row of ``features``: a frame, or its columns as numpy arrays
+        (the serving fast path; what the compiled path does not cover gets them as a frame)."""
         if self.fast:
             x = self._compiled[0](features)
             if x is not None:
                 return self._output(self._compiled[1], x)
+        if not isinstance(features, pd.DataFrame):
+            features = pd.DataFrame(features, copy=False)
         return self._output(self.estimator, features)
 
     def _output(self, est, x) -> tuple[np.ndarray, np.ndarray]:

@@ -114,7 +114,7 @@ class PredictionLog:
         for job, model, role, pred, score in scored:
             request_id, at = job.tag
             cols = job.columns if job.columns is not None else job.raw
-            lines += self._prediction_lines(request_id, at, model.version, role, cols, len(job.raw), pred, score,
+            lines += self._prediction_lines(request_id, at, model.version, role, cols, job.rows, pred, score,
                                             model.info.data_version, job.feature_hashes)
         self._append("predictions", lines)
 

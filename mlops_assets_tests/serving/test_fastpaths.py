@@ -9,7 +9,7 @@ import pytest
 from mlops_assets.features.transforms import build_features
 from mlops_assets.serving.batching import concat_rows
 from mlops_assets.serving.compiled import compile_column_transformer, compile_pipeline
-from mlops_assets.serving.contract import Contract, ContractError
+from mlops_assets.serving.contract import Contract, ContractError, Validated
 from mlops_assets.serving.models import LoadedModel, ModelInfo
 from mlops_assets.training.estimators import build_pipeline, split_columns
 from mlops_assets_tests.serving.helpers import _pipeline, churn_raw, churn_spec, records
@@ -164,9 +164,10 @@ def test_concat_rows_matches_pandas():
 def test_concat_rows_from_the_validated_arrays_matches_pandas():
     contract = Contract(churn_spec())
     rows = records(churn_raw(40, seed=21))
-    rows[5]["total_charges"] = None  # one request takes the frame path: no arrays
+    rows[5]["total_charges"] = None  # the frame path (a null): its plain numpy columns are kept too (NaN)
     checked = [contract.validate_records([r]) for r in rows]
-    assert checked[5].columns is None and all(c.columns is not None for i, c in enumerate(checked) if i != 5)
+    assert all(c.columns is not None for c in checked) and np.isnan(checked[5].columns["total_charges"][0])
+    checked[6] = Validated(checked[6].raw, checked[6].warnings)  # one request without arrays: read back
     for c in checked[:3]:  # the arrays are the frame's own columns
         assert list(c.columns) == list(c.raw.columns)
         assert all(c.raw[k].dtype == v.dtype and c.raw[k].tolist() == v.tolist() for k, v in c.columns.items())
