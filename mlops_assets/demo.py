@@ -273,7 +273,7 @@ def _demo(report: Report, data_dir: Path, days: int, today: date | None, log_pat
     if any(codes.values()):
         return 1
     report.plain()
-    report.plain(f"Outputs (Parquet, one file per asset partition): {data_dir / 'assets'}")
+    report.plain(f"Outputs (Parquet, one file per asset partition): {resources['storage'].assets_dir}")
     report.plain(f"DuckDB warehouse (views over the features):      {data_dir / 'warehouse.duckdb'}")
     report.plain(f"Dagster instance (SQLite):                        {instance.root_directory}")
     report.plain(f"MLflow tracking store:                            {tracking.tracking_uri}")
@@ -365,7 +365,7 @@ def _project(report, name: str, data_dir: Path, days: int, today: date | None, s
             report.line(spec.name, "", f"{step}: {message}", ok=False)
         return 1
     store_ready.wait()
-    return 0 if _train(defs, spec, instance, data_dir, report) else 1
+    return 0 if _train(defs, spec, instance, report) else 1
 
 
 def _check_counts(instance, run_ids: list[str]) -> tuple[int, int]:
@@ -389,8 +389,9 @@ def _run_failures(instance, run_ids: list[str]) -> list[tuple[str, str]]:
                           for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)])
 
 
-def _train(defs, spec, instance, data_dir: Path, report: Report) -> bool:
-    """Run the project's train job; print the champion's version and metrics, and one live prediction."""
+def _train(defs, spec, instance, report: Report) -> bool:
+    """Run the project's train job; print the champion's version and metrics, and one live prediction (the
+    champion record, the endpoint and the newest validated day loaded by Dagster's asset value loader)."""
     started = time.perf_counter()
     with report.stage(spec.name, "train", "train, evaluate, register, promote and deploy"):
         result = defs.resolve_job_def(f"{spec.name}__train").execute_in_process(
@@ -404,22 +405,26 @@ def _train(defs, spec, instance, data_dir: Path, report: Report) -> bool:
         for step, message in step_failures(result.all_events)[:3]:
             report.line(spec.name, "", f"{step}: {message}", ok=False)
         return False
-    champion = json.loads((data_dir / "assets" / spec.name / "champion.json").read_text())
+    from dagster import AssetKey
+
+    from mlops_assets import constants as C
+
+    with defs.get_asset_value_loader(instance) as loader:
+        champion = loader.load_asset_value(AssetKey([spec.name, C.CHAMPION]))
+        endpoint = loader.load_asset_value(AssetKey([spec.name, C.ENDPOINT]))
+        validated = AssetKey([spec.name, C.VALIDATED_DATA])
+        day = max(instance.get_materialized_partitions(validated))
+        rows = loader.load_asset_value(validated, partition_key=day).head(1)
     report.line(spec.name, "train", f"champion {champion['model_uri']} (previous: "
                 f"{champion['previous_version'] or 'none'})", elapsed)
     metrics = "  ".join(f"{k}={fmt_metric(v)}" for k, v in champion["metrics"].items())
     report.line(spec.name, "holdout", metrics)
-    _sample_prediction(spec, data_dir, report)
+    _sample_prediction(spec, endpoint, rows.drop(columns=[spec.target.column]), day, report)
     return True
 
 
-def _sample_prediction(spec, data_dir: Path, report: Report) -> None:
-    """POST one of the last day's rows to the live endpoint and print what it answers."""
-    import pandas as pd
-
-    endpoint = json.loads((data_dir / "assets" / spec.name / "endpoint.json").read_text())
-    day = max((data_dir / "assets" / spec.name / "validated_data").glob("*.parquet"))
-    rows = pd.read_parquet(day).head(1).drop(columns=[spec.target.column])
+def _sample_prediction(spec, endpoint: dict, rows, day: str, report: Report) -> None:
+    """POST `rows` (one row of the newest validated `day`) to the live endpoint and print what it answers."""
     body = json.dumps({"records": json.loads(rows.to_json(orient="records", date_format="iso"))}).encode()
     request = urllib.request.Request(f"{endpoint['url']}/predict", data=body, headers={"Content-Type": "application/json"})
     token = os.environ.get("MLOPS_SERVING_TOKEN")
@@ -432,4 +437,4 @@ def _sample_prediction(spec, data_dir: Path, report: Report) -> None:
     id_column = spec.schema_.id_column
     row = f"{id_column}={rows.iloc[0][id_column]}" if id_column in rows else "1 row"
     report.line(spec.name, "serve", f"{endpoint['url']} serves v{endpoint['live_version']}; "
-                f"POST /predict {row} ({day.stem}) -> {shown}")
+                f"POST /predict {row} ({day}) -> {shown}")

@@ -34,8 +34,8 @@ PURE_CORES = (
     "deployment.rollout", "deployment.errors", "deployment.server_client",
     "training.reproduce", "training.training_set", "training.split", "training.estimators",
     "lineage.logs",
-    # the spec, the storage layout, the generators, calendar days
-    "spec", "labels", "resources.layout", "data.generators.registry", "data.fingerprint", "days",
+    # the spec, the generators, calendar days
+    "spec", "labels", "data.generators.registry", "data.fingerprint", "days",
 )
 HEAVY_SHELLS = ("dagster", "mlflow")
 
@@ -157,3 +157,74 @@ def toy_package(tmp_path) -> Path:
 
 def test_the_cycle_check_finds_lazy_cycles_and_ignores_type_checking_imports(toy_package):
     assert import_cycles(toy_package) == [["toy.a", "toy.c", "toy.sub.b"]]  # d <-> e is TYPE_CHECKING only
+
+
+# ---------------------------------------------------------------- no side channels to the stored values
+#: The one module that knows where the IO managers keep each asset's value.
+STORAGE = "mlops_assets.resources.storage"
+#: What the rest of the package may import from it: the resources, whose public methods load and write values.
+STORAGE_API = {"DataDirectory", "ParquetIOManager", "JsonIOManager"}
+#: Walking a directory's files (or building a path below it).
+PATH_WALKS = {"glob", "rglob", "iterdir", "joinpath", "open", "read_text", "read_bytes"}
+
+
+def _under_assets(node: ast.AST) -> bool:
+    """`node` is the assets directory: the "assets" path segment or the storage's ``assets_dir``."""
+    return (isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.strip("/") == "assets") \
+        or (isinstance(node, ast.Attribute) and node.attr == "assets_dir")
+
+
+def storage_side_channels(source: str) -> list[str]:
+    """Where `source` (a module other than the storage module) reaches the IO managers' files by path.
+
+    Importing anything but the storage resources from the storage module (its path helpers), importing the old
+    ``resources.layout``, calling an IO manager's private ``_file``, and building a path below the assets directory
+    (``... / "assets"``, ``assets_dir / ...``, ``assets_dir.glob(...)``, ``joinpath("assets", ...)``).
+    """
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.ImportFrom) and node.module == STORAGE:
+            found += [f"{line}: imports {a.name} from {STORAGE}" for a in node.names if a.name not in STORAGE_API]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").endswith("resources.layout"):
+            found.append(f"{line}: imports the storage layout ({node.module})")
+        elif isinstance(node, ast.Attribute) and node.attr == "_file":
+            found.append(f"{line}: an IO manager's private _file")
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and (
+                _under_assets(node.left) or _under_assets(node.right)):
+            found.append(f"{line}: a path below the assets directory: {ast.unparse(node)}")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in PATH_WALKS and (
+                _under_assets(node.func.value) or any(_under_assets(a) for a in node.args)):
+            found.append(f"{line}: a path below the assets directory: {ast.unparse(node)}")
+    return found
+
+
+@pytest.mark.parametrize("source", [
+    # what the sensors, the demo, reproduce and the training set did before the storage module owned the layout
+    "from mlops_assets.resources.layout import champion_path, load_json\n",
+    "from mlops_assets.resources.storage import DataDirectory, asset_path\n",
+    "champion = json.loads((data_dir / 'assets' / spec.name / 'champion.json').read_text())\n",
+    "day = max((data_dir / 'assets' / spec.name / 'validated_data').glob('*.parquet'))\n",
+    "files = sorted(storage.assets_dir.glob('churn/features/*.parquet'))\n",
+    "path = Path(root).joinpath('assets', 'churn', 'champion.json')\n",
+    "frame = pd.read_parquet(io_manager._file(key, day))\n",
+])
+def test_the_side_channel_check_finds_a_path_to_the_stored_values(source):
+    assert storage_side_channels(source)
+
+
+def test_the_side_channel_check_lets_values_be_loaded_through_the_storage_resources():
+    source = ("from mlops_assets.resources.storage import DataDirectory, JsonIOManager, ParquetIOManager\n"
+              "record = json_io_manager.load_record(AssetKey(['churn', 'champion']))\n"
+              "print(f'outputs: {storage.assets_dir}')\n"
+              "log_dir = storage.root / 'predictions' / 'churn'\n")
+    assert storage_side_channels(source) == []
+
+
+def test_no_module_but_the_storage_module_reaches_the_stored_values_by_path():
+    """Sensors, the demo, the training set and reproduce load values through the IO managers (or Dagster's asset
+    value loader) and decide from the instance's records; only the storage module knows the files."""
+    found = {module_name(p, PACKAGE): storage_side_channels(p.read_text(encoding="utf-8"))
+             for p in sorted(PACKAGE.rglob("*.py")) if module_name(p, PACKAGE) != STORAGE}
+    assert {m: f for m, f in found.items() if f} == {}
+    assert not (PACKAGE / "resources" / "layout.py").exists()

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-from dagster import DefaultSensorStatus, RunRequest, SensorDefinition, SensorEvaluationContext, SkipReason, sensor
+from datetime import datetime, timezone
 
+from dagster import (
+    AssetKey, DefaultSensorStatus, EventLogRecord, RunRequest, SensorDefinition, SensorEvaluationContext, SkipReason,
+    sensor,
+)
+
+from mlops_assets import constants as C
 from mlops_assets.dagster_types import AssetJob
-from mlops_assets.resources.layout import champion_path, load_json
-from mlops_assets.resources.storage import DataDirectory
+from mlops_assets.records import latest, metadata_value
 from mlops_assets.resources.tracking import CHAMPION, MlflowTracking
 from mlops_assets.spec import ProjectSpec
 
 TRIGGER_TAG = "mlops/trigger"
 
 
-def alias_request(project: str, alias: str | None, record: dict | None) -> RunRequest | SkipReason:
-    """What one tick decides, from the registry's alias and the stored champion record (pure).
+def alias_request(project: str, alias: str | None, recorded: str | None, written: str = "") -> RunRequest | SkipReason:
+    """What one tick decides, from the registry's alias and the champion's latest materialization: the version it
+    `recorded` (None: never materialized) and when it was `written` (pure).
 
     The run key names the record being replaced (its version and when it was written) and the alias's version, so
     one move is requested once, and the same move made again later (after another rollback) is requested again.
     """
-    recorded = str(record["version"]) if record else None
     if alias is None:
         if recorded is None:
             return SkipReason(f"no '{CHAMPION}' alias in the registry and no champion record: nothing promoted yet")
@@ -27,7 +32,6 @@ def alias_request(project: str, alias: str | None, record: dict | None) -> RunRe
                           f"set the alias in MLflow to the version to serve (this sensor then syncs to it)")
     if alias == recorded:
         return SkipReason(f"the '{CHAMPION}' alias and {project}/champion agree: v{alias} is the champion")
-    written = (record or {}).get("recorded_at") or (record or {}).get("promoted_at") or ""
     return RunRequest(
         run_key=f"{project}-alias-v{recorded or 'none'}@{written}-to-v{alias}",
         run_config={"reason": f"'{CHAMPION}' alias moved in the registry from v{recorded or 'none'} to v{alias}"},
@@ -44,7 +48,8 @@ def build_alias_sensor(
 ) -> SensorDefinition:
     """A sensor requesting `sync_job` (``<project>__sync_champion``) when the alias leaves the champion record.
 
-    Resources: ``tracking`` (the registry) and ``storage`` (where the champion record is stored).
+    Resources: ``tracking`` (the registry). The champion record is the instance's latest materialization of
+    ``<project>/champion`` (its ``champion_version`` metadata).
     """
 
     @sensor(
@@ -55,8 +60,18 @@ def build_alias_sensor(
         description=(f"Syncs '{spec.name}' (champion record, reference profile, endpoint) to the registry's "
                      f"'{CHAMPION}' alias when it is moved by hand in MLflow."),
     )
-    def champion_alias(context: SensorEvaluationContext, tracking: MlflowTracking, storage: DataDirectory):
+    def champion_alias(context: SensorEvaluationContext, tracking: MlflowTracking):
         alias = tracking.alias_version(spec.name, CHAMPION)
-        return alias_request(spec.name, alias, load_json(champion_path(storage.root, spec.name)))
+        record = latest(context.instance, AssetKey([spec.name, C.CHAMPION]))
+        return alias_request(spec.name, alias, *recorded_champion(record))
 
     return champion_alias
+
+
+def recorded_champion(record: EventLogRecord | None) -> tuple[str | None, str]:
+    """The version a champion materialization recorded and when it was written (None, "" when never)."""
+    if record is None:
+        return None, ""
+    version = metadata_value(record, "champion_version")
+    return (None if version is None else str(version),
+            datetime.fromtimestamp(record.timestamp, tz=timezone.utc).isoformat())

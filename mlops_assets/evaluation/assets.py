@@ -36,6 +36,7 @@ from mlops_assets.evaluation.report import (
 from mlops_assets.labels import binary_labels, encode_target
 from mlops_assets.lineage.history import history_row, model_history
 from mlops_assets.lineage.report import history_markdown
+from mlops_assets.records import latest, metadata_value
 from mlops_assets.resources.tracking import CHAMPION, MlflowTracking
 from mlops_assets.spec import ProjectSpec
 from mlops_assets.training.estimators import model_scores
@@ -172,9 +173,8 @@ def build_evaluation_report(spec: ProjectSpec) -> AssetsDefinition:
 
 def _last_recorded_version(context: AssetExecutionContext) -> str | None:
     """The version the champion record named until this materialization (from the instance's last event)."""
-    event = context.instance.get_latest_materialization_event(context.asset_key)
-    entry = event.asset_materialization.metadata.get("champion_version") if event and event.asset_materialization else None
-    return str(entry.value) if entry is not None else None
+    value = metadata_value(latest(context.instance, context.asset_key), "champion_version")
+    return str(value) if value is not None else None
 
 
 def build_champion(spec: ProjectSpec) -> AssetsDefinition:

@@ -8,9 +8,7 @@ equal), so loading the definitions imports neither dagster-dbt nor dbt-core (~1-
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from dagster import (
     Failure,
     Output,
     PartitionsDefinition,
+    ResourceParam,
     TableColumn,
     TableSchema,
     multi_asset,
@@ -36,7 +35,7 @@ from dagster import (
 
 from mlops_assets import constants as C
 from mlops_assets.resources.dbt import DbtProjectResource
-from mlops_assets.resources.storage import DataDirectory, asset_path
+from mlops_assets.resources.storage import DataDirectory, ParquetIOManager
 from mlops_assets.spec import DbtFeatures, ProjectSpec
 
 #: DuckDB allows one writer per warehouse file: dbt steps share this concurrency pool (limit in dagster.yaml).
@@ -293,7 +292,8 @@ def build_dbt_features(spec: ProjectSpec, partitions_def: PartitionsDefinition, 
         # dbt rebuilds the staging views for the range's days: a model alone would read another range's views.
         can_subset=False,
     )
-    def _features(context: AssetExecutionContext, dbt: DbtProjectResource, storage: DataDirectory):
+    def _features(context: AssetExecutionContext, dbt: DbtProjectResource, storage: DataDirectory,
+                  io_manager: ResourceParam[ParquetIOManager]):
         from mlops_assets.features import dbt_runner
 
         days = list(context.partition_keys)
@@ -313,7 +313,7 @@ def build_dbt_features(spec: ProjectSpec, partitions_def: PartitionsDefinition, 
         tests = {t.unique_id: t for t in graph.tests}
         built = {r.unique_id for r in result.by_type("model", "seed", "snapshot") if r.status == "success"}
         if features.unique_id in built:  # the day files exist before the features are reported built
-            written = write_day_files(storage, features.relation_name, features_key, days,
+            written = write_day_files(storage, io_manager, features.relation_name, features_key, days,
                                       spec.schema_.id_column, spec.schema_.event_time_column)
             for day, metadata in written.items():
                 context.add_asset_metadata(metadata, asset_key=features_key, partition_key=day)
@@ -360,10 +360,10 @@ def _check_result(test: DbtTestNode, r, result) -> AssetCheckResult:
     )
 
 
-def write_day_files(storage: DataDirectory, relation: str, key: AssetKey, days: list[str], order_by: str,
-                    event_time: str) -> dict[str, dict]:
-    """Write each day's rows of the features table dbt built as that partition's Parquet file (atomically), the
-    day being the date of the spec's ``event_time`` column, which the features model must keep.
+def write_day_files(storage: DataDirectory, store: ParquetIOManager, relation: str, key: AssetKey, days: list[str],
+                    order_by: str, event_time: str) -> dict[str, dict]:
+    """Store each day's rows of the features table dbt built as that partition (through the IO manager `store`,
+    atomically), the day being the date of the spec's ``event_time`` column, which the features model must keep.
 
     Returns each day's metadata (rows, content hash of the file's rows).
     """
@@ -379,19 +379,16 @@ def write_day_files(storage: DataDirectory, relation: str, key: AssetKey, days: 
             raise Failure(f"the dbt model {relation} has no column(s) {missing}: keep the spec's event_time_column "
                           f"and id_column in the features model (its columns: {', '.join(columns)})")
         for day in days:
-            path = asset_path(storage.root, list(key.path), day)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            os.close(fd)
-            try:
+            written = {}
+
+            def copy(tmp: Path) -> None:
                 con.execute(
                     f"COPY (SELECT * FROM {relation} WHERE CAST(\"{event_time}\" AS DATE) = CAST(? AS DATE) "
                     f"ORDER BY \"{order_by}\") TO '{tmp}' (FORMAT parquet)", [day]
                 )
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-            frame = con.execute(f"SELECT * FROM read_parquet('{path}')").df()
+                written["frame"] = con.execute("SELECT * FROM read_parquet(?)", [str(tmp)]).df()
+
+            path = store.write_partition_file(key, day, copy)
+            frame = written["frame"]
             out[day] = {"dagster/row_count": len(frame), "content_hash": frame_fingerprint(frame), "path": str(path)}
     return out

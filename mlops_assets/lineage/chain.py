@@ -7,13 +7,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+from dagster import AssetKey, DagsterInstance
 
 from mlops_assets import constants as C
 from mlops_assets.lineage.history import LIMIT, champion_at, iso, model_history
 from mlops_assets.lineage.logs import find_in_projects
 from mlops_assets.lineage.report import trigger_of
-from mlops_assets.resources.storage import asset_path
+from mlops_assets.records import latest, metadata_value as _md
+from mlops_assets.resources.storage import ParquetIOManager
 from mlops_assets.spec import PREDICTION_LOG_COLUMNS
 
 DATA_VERSION_TAG = "dagster/data_version"  # the tag Dagster records a materialization's data version under
@@ -32,17 +33,6 @@ def _run(instance: DagsterInstance, run_id: str) -> dict:
     tags = dict(run.tags) if run is not None else {}
     return {"run_id": run_id, "job": run.job_name if run is not None else "?", "trigger": trigger_of(tags)[0],
             "status": run.status.value if run is not None else "unknown"}
-
-
-def _latest(instance: DagsterInstance, key: AssetKey, partition: str, before: float):
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(key, asset_partitions=[partition], before_timestamp=before), limit=1).records
-    return records[0] if records else None
-
-
-def _md(record, name: str):
-    entry = record.asset_materialization.metadata.get(name)
-    return None if entry is None else entry.value
 
 
 def _request_rows(preds: pd.DataFrame, feedback: pd.DataFrame) -> list[dict]:
@@ -75,21 +65,21 @@ def _days(start: str, end: str) -> list[str]:
     return [(a + timedelta(days=i)).isoformat() for i in range((b - a).days + 1)]
 
 
-def _partitions(instance: DagsterInstance, project: str, data_dir, days: list[str], before: float,
+def _partitions(instance: DagsterInstance, project: str, store: ParquetIOManager, days: list[str], before: float,
                 seen: dict) -> list[dict]:
     out = []
     for day in days:
-        feat = _latest(instance, AssetKey([project, C.FEATURES_ASSET]), day, before)
+        feat = latest(instance, AssetKey([project, C.FEATURES_ASSET]), day, before)
         if feat is None:
             out.append({"partition": day, "data_version": None, "content_hash": None, "run": None, "raw": None,
                         "seen_by_training_set": seen.get(f"warehouse:{day}")})
             continue
-        raw = _latest(instance, AssetKey([project, C.RAW_DATA]), day, feat.timestamp + 1e-6)
+        raw = latest(instance, AssetKey([project, C.RAW_DATA]), day, feat.timestamp + 1e-6)
         raw_info = None if raw is None else {
             "partition": day, "content_hash": _md(raw, "content_hash"),
             "data_version": raw.asset_materialization.tags.get(DATA_VERSION_TAG),
             "source": _md(raw, "source"), "seed": _md(raw, "seed"), "file_sha256": _md(raw, "file_sha256"),
-            "path": str(asset_path(data_dir, [project, C.RAW_DATA], day)), "run": _run(instance, raw.run_id),
+            "path": store.location([project, C.RAW_DATA], day), "run": _run(instance, raw.run_id),
             "materialized_at": iso(raw.timestamp)}
         out.append({"partition": day, "data_version": feat.asset_materialization.tags.get(DATA_VERSION_TAG),
                     "content_hash": _md(feat, "content_hash"), "seen_by_training_set": seen.get(f"warehouse:{day}"),
@@ -135,6 +125,7 @@ def trace(request_id: str, data_dir: str | Path, instance: DagsterInstance, trac
         "training_set": {"data_version": ts.asset_materialization.tags.get(DATA_VERSION_TAG) or ts_version, **window,
                          "labeled_traffic_days": None if traffic in (None, "none") else traffic,
                          "materialized_at": iso(ts.timestamp), "run": _run(instance, ts.run_id)},
-        "features": _partitions(instance, project, data_dir, _days(window["window_start"], window["window_end"]),
+        "features": _partitions(instance, project, ParquetIOManager(data_dir=str(data_dir)),
+                                _days(window["window_start"], window["window_end"]),
                                 ts.timestamp, seen),
     }

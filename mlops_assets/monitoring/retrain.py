@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+from dagster import AssetKey, DagsterInstance
 
 from mlops_assets import constants as C
 from mlops_assets.data.fingerprint import frame_fingerprint
 from mlops_assets.data.sources import landing_file
 from mlops_assets.monitoring.labeled_traffic import latest_feedback_mtime
 from mlops_assets.monitoring.logs import FEEDBACK, project_log_dir
+from mlops_assets.records import latest, metadata_value
+from mlops_assets.resources.storage import ParquetIOManager
 from mlops_assets.resources.tracking import CHAMPION, MlflowTracking
 from mlops_assets.spec import GeneratorSource, ProjectSpec
 from mlops_assets.training.assets import load_training_inputs
@@ -86,11 +88,8 @@ class RetrainPlan:
 
 
 def _recorded_feedback_mtime(instance: DagsterInstance, key: AssetKey, day: str) -> int | None:
-    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1).records
-    if not records:
-        return None
-    entry = records[0].asset_materialization.metadata.get("feedback_mtime_ns") if records[0].asset_materialization else None
-    return int(entry.value) if entry is not None else None
+    value = metadata_value(latest(instance, key, day), "feedback_mtime_ns")
+    return int(value) if value is not None else None
 
 
 def stale_traffic_days(
@@ -115,10 +114,11 @@ def stale_traffic_days(
 
 
 def plan_retrain(
-    spec: ProjectSpec, instance: DagsterInstance, root: Path, tracking: MlflowTracking, today: date,
-    feedback_until_ns: int | None = None,
+    spec: ProjectSpec, instance: DagsterInstance, root: Path, store: ParquetIOManager, tracking: MlflowTracking,
+    today: date, feedback_until_ns: int | None = None,
 ) -> RetrainPlan:
-    """What a retrain requested now would train on (see the module docstring).
+    """What a retrain requested now would train on (see the module docstring); `root` is the data directory (the
+    landing files and the logs), `store` the IO manager the feature partitions are loaded through.
 
     `feedback_until_ns` bounds the feedback that must be in before the retrain (the files written by the time the
     retrain was confirmed): labels that keep streaming in go to the next one instead of holding this one back.
@@ -140,5 +140,5 @@ def plan_retrain(
              if spec.training.include_labeled_traffic else {})
     if missing or stale:
         return RetrainPlan(window, missing, stale, **recorded)
-    data = load_training_inputs(spec, instance, root, window.end.isoformat()).assemble(spec)
+    data = load_training_inputs(spec, instance, store, window.end.isoformat()).assemble(spec)
     return RetrainPlan(window, training_set_version=frame_fingerprint(data), **recorded)

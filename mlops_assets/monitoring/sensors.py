@@ -1,11 +1,14 @@
 """Drift and performance sensors: read only new log files, confirm with k-of-m persistence, request one retrain.
 
 Both sensors keep everything in their cursor (JSON): the log position, the persistence history, the reference
-(or champion) they compare with — a new one resets the history — and the times of the retrains they requested.
+(or champion) they compare with — a new materialization of it resets the history — and the times of the retrains
+they requested. What they compare with is found on the instance (the asset's latest materialization record and its
+metadata) and its value loaded through its IO manager, never read from a file by path.
 A retrain is requested at most once per ``cooldown_hours`` and at most ``max_retrains_per_day`` times in any
 24 hours; runs tagged ``mlops/retrain=<project>`` by either sensor count too, so the two share the budget.
 Rows accumulate across ticks: the cursor only moves once a full window is there (the files are re-read until
-then, at most one window's worth). Both default to RUNNING: a tick with nothing new costs two directory listings.
+then, at most one window's worth). Both default to RUNNING: a tick with nothing new costs one query of the
+instance's records and two directory listings.
 
 A confirmed drift or decay does not go straight to a run: it becomes a *pending* retrain (kept in the cursor),
 which :func:`advance_pending` carries forward tick by tick with :func:`~mlops_assets.monitoring.retrain.plan_retrain`:
@@ -22,12 +25,15 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 from dagster import (
+    AssetKey,
     DagsterRunStatus,
     DefaultSensorStatus,
+    EventLogRecord,
+    ResourceParam,
     RunRequest,
     RunsFilter,
     SensorDefinition,
@@ -47,8 +53,8 @@ from mlops_assets.monitoring.performance import decide_performance, join_feedbac
 from mlops_assets.monitoring.persistence import Persistence
 from mlops_assets.monitoring.retrain import plan_retrain
 from mlops_assets.monitoring.windows import drift_of_rows, live_rows
-from mlops_assets.resources.layout import champion_path, load_json, reference_path
-from mlops_assets.resources.storage import DataDirectory
+from mlops_assets.records import latest, metadata_value
+from mlops_assets.resources.storage import DataDirectory, JsonIOManager, ParquetIOManager
 from mlops_assets.resources.tracking import MlflowTracking
 from mlops_assets.spec import ProjectSpec
 
@@ -69,6 +75,17 @@ class RetrainTargets:
     @property
     def jobs(self) -> list[AssetJob]:
         return [self.train, self.ingest, self.labeled_traffic]
+
+
+@dataclass(frozen=True)
+class MonitoringResources:
+    """What a monitoring sensor works with: the data directory (logs, landing files), the feature store (the
+    Parquet IO manager), the registry and the alert sink."""
+
+    storage: DataDirectory
+    store: ParquetIOManager
+    tracking: MlflowTracking
+    alerts: AlertSink
 
 
 @dataclass
@@ -197,16 +214,16 @@ def advance_pending(
     state: SensorState,
     spec: ProjectSpec,
     targets: RetrainTargets,
-    storage: DataDirectory,
-    tracking: MlflowTracking,
-    alerts: AlertSink,
+    res: MonitoringResources,
     now: datetime,
 ) -> SensorResult | SkipReason | RunRequest:
     """Carry a confirmed retrain forward: bring its data in, skip when there is none new, else request the run."""
     pending = state.pending
     assert pending is not None
     summary = pending["summary"]
-    plan = plan_retrain(spec, context.instance, storage.root, tracking, now.date(), pending.get("feedback_until_ns"))
+    alerts = res.alerts
+    plan = plan_retrain(spec, context.instance, res.storage.root, res.store, res.tracking, now.date(),
+                        pending.get("feedback_until_ns"))
     if plan.blocked:
         context.update_cursor(state.to_cursor())
         return SkipReason(f"{summary}, but no retrain can be planned: {plan.blocked}")
@@ -267,6 +284,24 @@ def _confirm(state: SensorState, kind: str, project: str, now: datetime, summary
                      "feedback_until_ns": time.time_ns()}
 
 
+def _followed(context: SensorEvaluationContext, spec: ProjectSpec, asset: str, identity) -> tuple[
+        SensorState, EventLogRecord | None]:
+    """The sensor's state from its cursor, following the latest materialization of ``<project>/<asset>`` (the
+    record; None when never materialized): `identity(record)` names what is compared with."""
+    k, m = spec.monitoring.persistence
+    state = SensorState.from_cursor(context.cursor, k, m)
+    record = latest(context.instance, AssetKey([spec.name, asset]))
+    if record is not None:
+        state.follow(identity(record))
+    return state, record
+
+
+def _reference_identity(record: EventLogRecord) -> str:
+    """A reference profile's materialization: its champion version and when it was built."""
+    at = datetime.fromtimestamp(record.timestamp, tz=timezone.utc).isoformat(timespec="seconds")
+    return f"{metadata_value(record, 'model_version')}@{at}"
+
+
 def build_drift_sensor(
     spec: ProjectSpec,
     targets: RetrainTargets,
@@ -295,16 +330,16 @@ def build_drift_sensor(
                      "day (ingested first), and only when that data is new to the champion."),
     )
     def drift_sensor(context: SensorEvaluationContext, storage: DataDirectory, alerts: AlertSink,
-                     tracking: MlflowTracking):
+                     tracking: MlflowTracking, io_manager: ResourceParam[ParquetIOManager],
+                     json_io_manager: ResourceParam[JsonIOManager]):
         now = clock()
-        state = SensorState.from_cursor(context.cursor, k, window_count)
-        record = load_json(reference_path(storage.root, spec.name))
-        if record is None:
+        res = MonitoringResources(storage, io_manager, tracking, alerts)
+        state, reference = _followed(context, spec, C.REFERENCE_PROFILE, _reference_identity)
+        if reference is None:
             return SkipReason(f"no reference profile: promote a champion first ({spec.name}/reference_profile "
                               "is materialized from it)")
-        state.follow(f"{record.get('model_version')}@{record.get('created_at')}")
         if state.pending is not None:
-            return advance_pending(context, state, spec, targets, storage, tracking, alerts, now)
+            return advance_pending(context, state, spec, targets, res, now)
         parts = new_parts(project_log_dir(storage.root, spec.name), PREDICTIONS, state.log, max_files=max_files)
         if not parts:
             context.update_cursor(state.to_cursor())
@@ -315,6 +350,7 @@ def build_drift_sensor(
             return SkipReason(f"{len(rows)} new live predictions, need {m.window_rows} for a drift window")
         if "time" in rows.columns:
             rows = rows.sort_values("time", kind="stable").reset_index(drop=True)
+        record = json_io_manager.load_record(reference.asset_key)
         reports = [drift_of_rows(spec, w, record) for w in _windows(rows, m.window_rows)]
         confirmed = [state.persistence.observe(r.drifted) for r in reports]
         state.log = state.log.advance(parts)
@@ -341,7 +377,7 @@ def build_drift_sensor(
         alert = {"evidence": evidence, "window_rows": report.n_current, "reference": state.reference,
                  "persistence": history}
         _confirm(state, "drift", spec.name, now, summary, tags, alert)
-        return advance_pending(context, state, spec, targets, storage, tracking, alerts, now)
+        return advance_pending(context, state, spec, targets, res, now)
 
     return drift_sensor
 
@@ -376,16 +412,15 @@ def build_performance_sensor(
                      f"more than {m.performance_tolerance:.0%} short of the holdout in {k} of {window_count} windows."),
     )
     def performance_sensor(context: SensorEvaluationContext, storage: DataDirectory, alerts: AlertSink,
-                           tracking: MlflowTracking):
+                           tracking: MlflowTracking, io_manager: ResourceParam[ParquetIOManager],
+                           json_io_manager: ResourceParam[JsonIOManager]):
         now = clock()
-        state = SensorState.from_cursor(context.cursor, k, window_count)
-        champion = load_json(champion_path(storage.root, spec.name))
-        if champion is None:
+        res = MonitoringResources(storage, io_manager, tracking, alerts)
+        state, record = _followed(context, spec, C.CHAMPION, lambda r: str(metadata_value(r, "champion_version")))
+        if record is None:
             return SkipReason("no champion: promote a champion first (its holdout metric is the baseline)")
-        state.follow(str(champion["version"]))
         if state.pending is not None:
-            return advance_pending(context, state, spec, targets, storage, tracking, alerts, now)
-        baseline = float(champion["metrics"][metric])
+            return advance_pending(context, state, spec, targets, res, now)
         log_dir = project_log_dir(storage.root, spec.name)
         parts = new_parts(log_dir, FEEDBACK, state.log, max_files=max_files)
         if not parts:
@@ -405,6 +440,7 @@ def build_performance_sensor(
             return SkipReason(f"{len(joined)} of {len(feedback)} new labels joined to a live prediction, "
                               f"need {m.min_feedback}")
         joined = joined.sort_values("time", kind="stable").reset_index(drop=True)
+        baseline = float(json_io_manager.load_record(record.asset_key)["metrics"][metric])
         decisions = [decide_performance(spec.target.task, metric, w["label"], w["score"], baseline,
                                         m.performance_tolerance, m.min_feedback)
                      for w in _windows(joined, m.min_feedback)]
@@ -432,7 +468,7 @@ def build_performance_sensor(
         }
         alert = {"evidence": evidence, "champion_version": state.reference, "persistence": history}
         _confirm(state, "performance", spec.name, now, f"performance decay confirmed ({decision.reason})", tags, alert)
-        return advance_pending(context, state, spec, targets, storage, tracking, alerts, now)
+        return advance_pending(context, state, spec, targets, res, now)
 
     return performance_sensor
 

@@ -1,16 +1,45 @@
-"""Where the platform writes: the data directory and a partition-aware Parquet IO manager."""
+"""The one storage module: the data directory, and the IO managers that own where each asset's value lives.
+
+Layout (shared with dbt's ``partition_files`` macro, which reads the days it is given): an asset's partition is
+``<data_dir>/assets/<key...>/<partition>.parquet``, an unpartitioned DataFrame ``assets/<key...>.parquet`` and a
+record (JSON IO manager) ``assets/<key...>.json``. Nothing else opens these files: other code loads an asset's value
+through :meth:`ParquetIOManager.load_partition` / :meth:`JsonIOManager.load_record` (or Dagster's asset value
+loader) and writes a partition through :meth:`ParquetIOManager.write_partition` / ``write_partition_file``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
-from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
+from dagster import AssetKey, ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
 
-from mlops_assets.resources.layout import asset_path, json_path
+KeyLike = AssetKey | Sequence[str]
+
+
+def _key(key: KeyLike) -> AssetKey:
+    return key if isinstance(key, AssetKey) else AssetKey(list(key))
+
+
+def asset_path(data_dir: str | os.PathLike, key_path: Sequence[str], partition: str | None) -> Path:
+    """Where an asset's partition (or unpartitioned value) is stored: assets/<key...>/<partition>.parquet.
+
+    For this module and tests that check the files themselves; code loads values through the IO managers.
+    """
+    base = Path(data_dir).resolve() / "assets"
+    if partition is None:
+        return base.joinpath(*key_path[:-1], f"{key_path[-1]}.parquet")
+    return base.joinpath(*key_path, f"{partition}.parquet")
+
+
+def json_path(data_dir: str | os.PathLike, key_path: Sequence[str]) -> Path:
+    """Where the JSON IO manager keeps an unpartitioned record asset (a model reference, a profile)."""
+    return asset_path(data_dir, key_path, None).with_suffix(".json")
 
 
 class DataDirectory(ConfigurableResource):
@@ -29,6 +58,7 @@ class DataDirectory(ConfigurableResource):
 
     @property
     def assets_dir(self) -> Path:
+        """Where the IO managers store the assets' values (for people to look at: code loads them by asset key)."""
         return self.root / "assets"
 
     @property
@@ -36,13 +66,14 @@ class DataDirectory(ConfigurableResource):
         return self.root / "warehouse.duckdb"
 
 
-def write_parquet_atomic(df: pd.DataFrame, path: Path) -> None:
-    """Write to a temp file beside `path`, then rename: a failed write never leaves a half file."""
+@contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    """A temp file beside `path` to write; renamed onto `path` when the block ends without error, else removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        df.to_parquet(tmp, index=False)
+        yield Path(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -54,8 +85,32 @@ class ParquetIOManager(ConfigurableIOManager):
 
     data_dir: str
 
-    def _path(self, context: InputContext | OutputContext, partition: str | None) -> Path:
-        return asset_path(self.data_dir, list(context.asset_key.path), partition)
+    def _file(self, key: KeyLike, partition: str | None) -> Path:
+        return asset_path(self.data_dir, list(_key(key).path), partition)
+
+    def location(self, key: KeyLike, partition: str | None = None) -> str:
+        """Where the asset's partition is stored, for reports (the lineage of a prediction)."""
+        return str(self._file(key, partition))
+
+    def load_partition(self, key: KeyLike, partition: str | None = None) -> pd.DataFrame:
+        """The stored DataFrame of the asset's partition (None: the unpartitioned asset)."""
+        path = self._file(key, partition)
+        if not path.exists():
+            raise FileNotFoundError(f"{_key(key).to_user_string()} partition {partition} has no stored output at "
+                                    f"{path}; materialize that partition first.")
+        return pd.read_parquet(path)
+
+    def write_partition_file(self, key: KeyLike, partition: str | None, write: Callable[[Path], None]) -> Path:
+        """Store a partition that `write` writes as Parquet to the path it is given (e.g. a DuckDB ``COPY``);
+        it replaces the stored one only once written whole. Returns where it is stored."""
+        path = self._file(key, partition)
+        with _atomic(path) as tmp:
+            write(tmp)
+        return path
+
+    def write_partition(self, key: KeyLike, partition: str | None, frame: pd.DataFrame) -> Path:
+        """Store `frame` as the asset's partition (atomically: a failed write never leaves a half file)."""
+        return self.write_partition_file(key, partition, lambda tmp: frame.to_parquet(tmp, index=False))
 
     def handle_output(self, context: OutputContext, obj: pd.DataFrame | dict[str, pd.DataFrame]) -> None:
         """One DataFrame for an unpartitioned or single-partition output; for a range of partitions (a single-run
@@ -67,26 +122,19 @@ class ParquetIOManager(ConfigurableIOManager):
             raise TypeError(f"{name}: a run over {len(keys)} partitions must output a dict of DataFrames by partition key")
         if sorted(frames) != sorted(keys):
             raise ValueError(f"{name}: output partitions {sorted(frames)} differ from the run's partitions {sorted(keys)}")
+        paths = []
         for partition, frame in frames.items():
             if not isinstance(frame, pd.DataFrame):
                 raise TypeError(f"{name}: ParquetIOManager stores DataFrames, got {type(frame)} for {partition}")
-            write_parquet_atomic(frame, self._path(context, partition))
-        if len(frames) == 1:
-            context.add_output_metadata({"path": str(self._path(context, keys[0]))})
+            paths.append(self.write_partition(context.asset_key, partition, frame))
+        if len(paths) == 1:
+            context.add_output_metadata({"path": str(paths[0])})
 
     def load_input(self, context: InputContext) -> pd.DataFrame | dict[str, pd.DataFrame]:
         """The partitions the input covers: one DataFrame (partitions concatenated), or a dict by partition key when
         the input is annotated as a dict."""
         partitions = context.asset_partition_keys if context.has_asset_partitions else [None]
-        frames = {}
-        for partition in partitions:
-            path = self._path(context, partition)
-            if not path.exists():
-                raise FileNotFoundError(
-                    f"{context.asset_key.to_user_string()} partition {partition} has no stored output at {path}; "
-                    "materialize that partition first."
-                )
-            frames[partition] = pd.read_parquet(path)
+        frames = {partition: self.load_partition(context.asset_key, partition) for partition in partitions}
         if getattr(context.dagster_type.typing_type, "__origin__", context.dagster_type.typing_type) is dict:
             return frames
         values = list(frames.values())
@@ -98,23 +146,23 @@ class JsonIOManager(ConfigurableIOManager):
 
     data_dir: str
 
-    def _path(self, context: InputContext | OutputContext) -> Path:
-        return json_path(self.data_dir, list(context.asset_key.path))
+    def _file(self, key: KeyLike) -> Path:
+        return json_path(self.data_dir, list(_key(key).path))
+
+    def load_record(self, key: KeyLike) -> dict:
+        """The stored record of the asset."""
+        path = self._file(key)
+        if not path.exists():
+            raise FileNotFoundError(f"{_key(key).to_user_string()} has no stored output at {path}; materialize it first.")
+        return json.loads(path.read_text())
+
+    def write_record(self, key: KeyLike, record: dict) -> None:
+        """Store `record` as the asset's value (atomically)."""
+        with _atomic(self._file(key)) as tmp:
+            tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
 
     def handle_output(self, context: OutputContext, obj: dict) -> None:
-        path = self._path(context)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(json.dumps(obj, indent=2, sort_keys=True, default=str))
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        self.write_record(context.asset_key, obj)
 
     def load_input(self, context: InputContext) -> dict:
-        path = self._path(context)
-        if not path.exists():
-            raise FileNotFoundError(f"{context.asset_key.to_user_string()} has no stored output at {path}; materialize it first.")
-        return json.loads(path.read_text())
+        return self.load_record(context.asset_key)

@@ -17,6 +17,7 @@ from dagster import (
     Failure,
     MetadataValue,
     Output,
+    ResourceParam,
     asset,
 )
 from pydantic import Field
@@ -25,7 +26,7 @@ from mlops_assets import __version__
 from mlops_assets import constants as C
 from mlops_assets.data.fingerprint import frame_fingerprint
 from mlops_assets.labels import LabelError, binary_labels, encode_target
-from mlops_assets.resources.storage import DataDirectory, asset_path
+from mlops_assets.resources.storage import ParquetIOManager
 from mlops_assets.resources.tracking import CHALLENGER, SKOPS_TRUSTED_TYPES, MlflowTracking, model_pip_requirements
 from mlops_assets.spec import ProjectSpec
 from mlops_assets.training.estimators import EstimatorError, model_scores
@@ -72,14 +73,15 @@ def traffic_days(spec: ProjectSpec, instance, window: Window) -> list[str]:
     return sorted(d for d in days if d >= window.start.isoformat())
 
 
-def load_training_inputs(spec: ProjectSpec, instance, root, as_of: str | None) -> TrainingInputs:
-    """Read the feature partitions of the window ending `as_of` (default: the newest materialized day) and the
-    labelled traffic since its start, as the training_set asset does (the retrain sensor uses it too)."""
+def load_training_inputs(spec: ProjectSpec, instance, store: ParquetIOManager, as_of: str | None) -> TrainingInputs:
+    """Load the feature partitions of the window ending `as_of` (default: the newest materialized day) and the
+    labelled traffic since its start through their IO manager (`store`), as the training_set asset does (the
+    retrain sensor uses it too). The window is chosen at run time, so these are not the asset's declared inputs."""
     features_key = AssetKey([spec.name, C.FEATURES_ASSET])
     window = resolve_window(spec, as_of, set(instance.get_materialized_partitions(features_key)))
-    frames = {k: pd.read_parquet(asset_path(root, features_key.path, k)) for k in window.partition_keys()}
-    traffic_key = [spec.name, C.LABELED_TRAFFIC]
-    traffic = {d: pd.read_parquet(asset_path(root, traffic_key, d)) for d in traffic_days(spec, instance, window)}
+    frames = {k: store.load_partition(features_key, k) for k in window.partition_keys()}
+    traffic_key = AssetKey([spec.name, C.LABELED_TRAFFIC])
+    traffic = {d: store.load_partition(traffic_key, d) for d in traffic_days(spec, instance, window)}
     return TrainingInputs(window, frames, traffic)
 
 
@@ -145,8 +147,9 @@ def build_training_set(spec: ProjectSpec) -> AssetsDefinition:
             f"on the newest ingested day{traffic}, split by event time into train and holdout."
         ),
     )
-    def training_set(context: AssetExecutionContext, config: TrainingSetConfig, storage: DataDirectory):
-        inputs = load_training_inputs(spec, context.instance, storage.root, config.as_of)
+    def training_set(context: AssetExecutionContext, config: TrainingSetConfig,
+                     io_manager: ResourceParam[ParquetIOManager]):
+        inputs = load_training_inputs(spec, context.instance, io_manager, config.as_of)
         window = inputs.window
         versions = {f"warehouse:{k}": frame_fingerprint(f) for k, f in inputs.frames.items()}
         versions.update({f"traffic:{k}": frame_fingerprint(f) for k, f in inputs.traffic.items()})

@@ -1,10 +1,10 @@
 """The reproduce job: retrain a registered version from its recorded inputs (launchable from the UI)."""
 
-from dagster import Config, Failure, JobDefinition, MetadataValue, OpExecutionContext, Output, job, op
+from dagster import Config, Failure, JobDefinition, MetadataValue, OpExecutionContext, Output, ResourceParam, job, op
 from pydantic import Field
 
 from mlops_assets import constants as C
-from mlops_assets.resources.storage import DataDirectory
+from mlops_assets.resources.storage import ParquetIOManager
 from mlops_assets.resources.tracking import MlflowTracking
 from mlops_assets.spec import ProjectSpec
 from mlops_assets.training.reproduce import reproduce
@@ -17,9 +17,10 @@ class ReproduceConfig(Config):
 def build_reproduce_job(spec: ProjectSpec) -> JobDefinition:
     @op(name=f"{spec.name}__reproduce_version")
     def reproduce_version(
-        context: OpExecutionContext, config: ReproduceConfig, tracking: MlflowTracking, storage: DataDirectory
+        context: OpExecutionContext, config: ReproduceConfig, tracking: MlflowTracking,
+        io_manager: ResourceParam[ParquetIOManager],
     ):
-        result = reproduce(spec, tracking, config.version, storage.root)
+        result = reproduce(spec, tracking, config.version, io_manager)
         context.log.info(result.summary())
         if not result.identical_predictions:
             raise Failure(result.summary(), metadata={"max_abs_diff": result.max_abs_diff})

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
 
 from mlops_assets import constants as C
 from mlops_assets.data.fingerprint import frame_fingerprint
-from mlops_assets.resources.layout import asset_path
 from mlops_assets.spec import ProjectSpec
 from mlops_assets.training.estimators import model_scores
 from mlops_assets.training.split import Window
@@ -22,6 +20,20 @@ if TYPE_CHECKING:  # a Dagster resource: only its MLflow client is used here
     from mlops_assets.resources.tracking import MlflowTracking
 
 # mlflow and joblib are imported inside reproduce(), not at module import (start-up time).
+
+
+class PartitionStore(Protocol):
+    """Where the recorded partitions are loaded from: the Parquet IO manager
+    (:class:`mlops_assets.resources.storage.ParquetIOManager`), passed in by the reproduce job."""
+
+    def load_partition(self, key: list[str], partition: str | None = None) -> pd.DataFrame: ...
+
+
+def _recorded(store: PartitionStore, key: list[str], day: str, remedy: str) -> pd.DataFrame:
+    try:
+        return store.load_partition(key, day)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{'/'.join(key)} partition {day} is gone ({err}); {remedy} to reproduce") from None
 
 
 @dataclass(frozen=True)
@@ -50,8 +62,9 @@ def recorded_window(tags: dict[str, str]) -> Window:
     return Window(end=end, train_days=(end - start).days + 1 - holdout_days, holdout_days=holdout_days)
 
 
-def reproduce(spec: ProjectSpec, tracking: MlflowTracking, version: str, data_dir: Path) -> ReproduceResult:
-    """Rebuild the recorded training set, refit with the recorded params and seed, compare holdout predictions."""
+def reproduce(spec: ProjectSpec, tracking: MlflowTracking, version: str, store: PartitionStore) -> ReproduceResult:
+    """Rebuild the recorded training set from `store`, refit with the recorded params and seed, compare holdout
+    predictions."""
     import joblib
     import mlflow
 
@@ -60,19 +73,10 @@ def reproduce(spec: ProjectSpec, tracking: MlflowTracking, version: str, data_di
     run = client.get_run(mv.run_id)
     tags, params = run.data.tags, run.data.params
     window = recorded_window(tags)
-    features_key = [spec.name, C.FEATURES_ASSET]
-    frames = []
-    for key in window.partition_keys():
-        path = asset_path(data_dir, features_key, key)
-        if not path.exists():
-            raise FileNotFoundError(f"{spec.name}/features partition {key} is gone ({path}); re-ingest it to reproduce")
-        frames.append(pd.read_parquet(path))
-    traffic = {}
-    for day in filter(None, tags.get("labeled_traffic_days", "").split(",")):
-        path = asset_path(data_dir, [spec.name, C.LABELED_TRAFFIC], day)
-        if not path.exists():
-            raise FileNotFoundError(f"{spec.name}/labeled_traffic partition {day} is gone ({path}); re-materialize it")
-        traffic[day] = pd.read_parquet(path)
+    frames = [_recorded(store, [spec.name, C.FEATURES_ASSET], day, "re-ingest it")
+              for day in window.partition_keys()]
+    traffic = {day: _recorded(store, [spec.name, C.LABELED_TRAFFIC], day, "re-materialize it")
+               for day in filter(None, tags.get("labeled_traffic_days", "").split(","))}
     data = assemble_training_set(spec, frames, window, traffic)
     hyper = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/params.json")
     train = data[data["split"] == "train"]

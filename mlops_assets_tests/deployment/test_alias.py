@@ -9,6 +9,7 @@ import json
 import pandas as pd
 import pytest
 from dagster import (
+    AssetKey,
     Definitions,
     RunConfig,
     RunRequest,
@@ -24,7 +25,6 @@ from mlops_assets.deployment.alias_sensor import alias_request, build_alias_sens
 from mlops_assets.deployment.assets import build_rollback_job, build_sync_champion_job
 from mlops_assets.evaluation.champion import ChampionError, metrics_of, rollback_target
 from mlops_assets.monitoring.assets import build_reference_profile, reference_rows
-from mlops_assets.resources.layout import champion_path, reference_path
 from mlops_assets.project_assets import build_data_assets
 from mlops_assets.training.assets import CandidateConfig
 
@@ -71,17 +71,17 @@ def test_reference_rows_are_the_newest_days_of_the_window_and_later_traffic():
 
 
 def test_alias_request_decisions():
-    record = {"version": "2", "recorded_at": "2026-01-08T00:00:00+00:00"}
-    assert "agree: v2 is the champion" in alias_request("churn", "2", record).skip_message
+    written = "2026-01-08T00:00:00+00:00"
+    assert "agree: v2 is the champion" in alias_request("churn", "2", "2", written).skip_message
     assert isinstance(alias_request("churn", None, None), SkipReason)
-    assert "set the alias in MLflow" in alias_request("churn", None, record).skip_message
-    request = alias_request("churn", "3", record)
+    assert "set the alias in MLflow" in alias_request("churn", None, "2", written).skip_message
+    request = alias_request("churn", "3", "2", written)
     assert request.tags == {"project": "churn", "mlops/trigger": "alias_moved", "mlops/from_version": "2",
                             "mlops/to_version": "3"}
     assert request.run_config == {"reason": "'champion' alias moved in the registry from v2 to v3"}
-    again = alias_request("churn", "3", {**record, "recorded_at": "2026-01-09T00:00:00+00:00"})
+    again = alias_request("churn", "3", "2", "2026-01-09T00:00:00+00:00")
     assert again.run_key != request.run_key  # the same move after another champion change is requested again
-    assert alias_request("churn", "3", dict(record)).run_key == request.run_key  # one request per move
+    assert alias_request("churn", "3", "2", written).run_key == request.run_key  # one request per move
 
 
 # ------------------------------------------------------------------ through Dagster, MLflow and a server
@@ -123,11 +123,16 @@ class AliasWorld(World):
     def run(self, job: str, **kwargs):
         return self.defs.resolve_job_def(job).execute_in_process(instance=self.instance, raise_on_error=False, **kwargs)
 
+    def stored(self, name: str) -> dict:
+        """The stored value of churn/<name>, loaded through its IO manager (Dagster's asset value loader)."""
+        with self.defs.get_asset_value_loader(self.instance) as loader:
+            return loader.load_asset_value(AssetKey(["churn", name]))
+
     def champion(self) -> dict:
-        return json.loads(champion_path(self.data_dir, "churn").read_text())
+        return self.stored("champion")
 
     def reference_record(self) -> dict:
-        return json.loads(reference_path(self.data_dir, "churn").read_text())
+        return self.stored("reference_profile")
 
 
 def failure(result) -> str:

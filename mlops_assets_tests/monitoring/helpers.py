@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import datetime
 import functools
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from dagster import AssetKey, BackfillPolicy, Output, asset, materialize
 
 from mlops_assets.data.generators.registry import generate_batch
 from mlops_assets.features.transforms import build_features
+from mlops_assets.ingestion import RANGE_END_TAG, RANGE_START_TAG
 from mlops_assets.monitoring.logs import project_log_dir
 from mlops_assets.monitoring.profile import ReferenceProfile
 from mlops_assets.monitoring.windows import SCORE
-from mlops_assets.resources.layout import champion_path, reference_path
+from mlops_assets.partitions import daily_partitions
+from mlops_assets.resources.storage import JsonIOManager, ParquetIOManager
 from mlops_assets.serving.contract import Contract
 from mlops_assets.serving.predlog import PredictionLog
 from mlops_assets.spec import DriftWindow, NumericShift, ProjectSpec, load_spec
@@ -64,24 +66,34 @@ def scores(spec: ProjectSpec, model, raw: pd.DataFrame) -> np.ndarray:
     return model_scores(model, spec.target.task, build_features(spec, raw))
 
 
-def write_reference(data_dir: Path, spec: ProjectSpec, fitted, version: str = "1") -> dict:
-    """What reference_profile stores, written where the sensor reads it."""
+def store_record(instance, data_dir: Path, key: list[str], record: dict, metadata: dict) -> None:
+    """Materialize `record` as the asset `key` through the real JSON IO manager, with the metadata the real asset
+    records: the stored value and the instance's materialization record, as a run of the asset leaves them."""
+    @asset(key=AssetKey(key), io_manager_key="json_io_manager")
+    def stored():
+        return Output(record, metadata=metadata)
+
+    result = materialize([stored], instance=instance,
+                         resources={"json_io_manager": JsonIOManager(data_dir=str(data_dir))})
+    assert result.success
+
+
+def write_reference(instance, data_dir: Path, spec: ProjectSpec, fitted, version: str = "1") -> dict:
+    """What reference_profile stores, materialized as reference_profile is (see :func:`store_record`)."""
     model, frame, metrics = fitted
     columns = list(spec.features.columns)
     scored = frame[columns].assign(**{SCORE: model_scores(model, spec.target.task, frame[columns])})
     numeric, categorical = split_columns(scored, columns)
     profile = ReferenceProfile.from_frame(scored, numeric=[*numeric, SCORE], categorical=categorical)
     record = {**profile.to_dict(), "model_version": version, "created_at": "2026-01-05T00:00:00+00:00"}
-    path = reference_path(data_dir, spec.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record))
+    store_record(instance, data_dir, [spec.name, "reference_profile"], record, {"model_version": version})
     return record
 
 
-def write_champion(data_dir: Path, spec: ProjectSpec, metrics: dict, version: str = "1") -> None:
-    path = champion_path(data_dir, spec.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"version": version, "metrics": metrics, "model_uri": f"models:/{spec.name}/{version}"}))
+def write_champion(instance, data_dir: Path, spec: ProjectSpec, metrics: dict, version: str = "1") -> None:
+    """A champion record naming `version` with holdout `metrics`, materialized as the champion asset is."""
+    record = {"version": version, "metrics": metrics, "model_uri": f"models:/{spec.name}/{version}"}
+    store_record(instance, data_dir, [spec.name, "champion"], record, {"champion_version": version})
 
 
 class LogWriter:
@@ -124,18 +136,24 @@ def retrain_targets(spec: ProjectSpec):
 
 
 def land_features(instance, data_dir: Path, spec: ProjectSpec, days, rows: int = 500, drift=()) -> None:
-    """Features partitions for `days`, written where the features asset writes them and recorded on the instance
-    as materializations (what an ingest run leaves behind; the retrain planner reads both)."""
-    from dagster import AssetKey, AssetMaterialization
+    """Features partitions for the consecutive `days`, materialized in one run through the real Parquet IO manager
+    (what an ingest backfill leaves behind: the stored partitions and their materialization records)."""
+    keys = [d.isoformat() for d in days]
+    assert keys == [(days[0] + datetime.timedelta(days=i)).isoformat() for i in range(len(days))], "consecutive days"
 
-    from mlops_assets.resources.storage import asset_path, write_parquet_atomic
-
-    key = AssetKey([spec.name, "features"])
-    for day in days:
-        raw = raw_rows(spec, day, rows, drift)
+    def features_of(day: str) -> pd.DataFrame:
+        raw = raw_rows(spec, datetime.date.fromisoformat(day), rows, drift)
         schema = spec.schema_
-        frame = pd.concat([raw[[schema.id_column, schema.event_time_column]], build_features(spec, raw),
-                           raw[[spec.target.column]]], axis=1)
-        write_parquet_atomic(frame, asset_path(data_dir, key.path, day.isoformat()))
-        instance.report_runless_asset_event(AssetMaterialization(asset_key=key, partition=day.isoformat()))
+        return pd.concat([raw[[schema.id_column, schema.event_time_column]], build_features(spec, raw),
+                          raw[[spec.target.column]]], axis=1)
+
+    @asset(key=AssetKey([spec.name, "features"]), partitions_def=daily_partitions(spec),
+           backfill_policy=BackfillPolicy.single_run())
+    def features(context) -> dict:
+        return {day: features_of(day) for day in context.partition_keys}
+
+    store = ParquetIOManager(data_dir=str(data_dir))
+    result = materialize([features], instance=instance, resources={"io_manager": store},
+                         tags={RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]})
+    assert result.success
 

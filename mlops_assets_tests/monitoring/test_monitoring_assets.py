@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import mlflow
 import pandas as pd
@@ -14,7 +13,6 @@ from mlops_assets.data.assets import RawDataConfig
 from mlops_assets.definitions import default_resources, local_tracking_uri
 from mlops_assets.monitoring.assets import build_monitoring_assets
 from mlops_assets.monitoring.windows import SCORE
-from mlops_assets.resources.layout import reference_path
 from mlops_assets.monitoring.freshness import apply_freshness, freshness_policies
 from mlops_assets.project_assets import build_data_assets, build_model_assets
 from mlops_assets.spec import PassthroughFeatures, load_spec
@@ -60,7 +58,7 @@ def test_reference_drift_and_performance_reports(trained):
     result = materialize(monitoring + build_model_assets(spec), instance=instance, resources=resources,
                          selection=[reference_key])
     assert result.success
-    record = json.loads(reference_path(data_dir, "churn").read_text())
+    record = resources["json_io_manager"].load_record(reference_key)
     # Built from the newest reference_days (default: holdout_days = 1) of the window, not the train split.
     assert record["model_version"] == "1" and record["rows"] == 400 and record["reference_days"] == 1
     assert record["reference_window"] == {"first_day": DAYS[-1], "last_day": DAYS[-1], "days": 1, "rows": 400}

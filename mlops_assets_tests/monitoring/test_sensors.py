@@ -12,7 +12,7 @@ from dagster import RunRequest, SensorResult, SkipReason, build_sensor_context
 from mlops_assets.definitions import local_tracking_uri
 from mlops_assets.monitoring.alerts import AlertSink
 from mlops_assets.monitoring.sensors import build_drift_sensor, build_performance_sensor
-from mlops_assets.resources.storage import DataDirectory
+from mlops_assets.resources.storage import DataDirectory, JsonIOManager, ParquetIOManager
 from mlops_assets.resources.tracking import MlflowTracking
 
 from .helpers import (
@@ -40,7 +40,9 @@ class Ticker:
     def __init__(self, sensor, instance, data_dir):
         self.sensor, self.instance, self.cursor = sensor, instance, None
         self.resources = {"storage": DataDirectory(data_dir=str(data_dir)), "alerts": AlertSink(),
-                          "tracking": MlflowTracking(tracking_uri=local_tracking_uri(str(data_dir / "ml")))}
+                          "tracking": MlflowTracking(tracking_uri=local_tracking_uri(str(data_dir / "ml"))),
+                          "io_manager": ParquetIOManager(data_dir=str(data_dir)),
+                          "json_io_manager": JsonIOManager(data_dir=str(data_dir))}
 
     def tick(self, cursor: str | None = ...):
         context = build_sensor_context(instance=self.instance, cursor=self.cursor if cursor is ... else cursor,
@@ -65,8 +67,8 @@ def world(instance, data_dir, fitted, **monitoring):
     window's data is new to it), and both sensors."""
     spec = ended_spec(**monitoring)
     clock = Clock()
-    write_reference(data_dir, spec, fitted)
-    write_champion(data_dir, spec, fitted[2])
+    write_reference(instance, data_dir, spec, fitted)
+    write_champion(instance, data_dir, spec, fitted[2])
     land_features(instance, data_dir, spec, window_days(spec), rows=100)
     drift = Ticker(build_drift_sensor(spec, retrain_targets(spec), clock=clock), instance, data_dir)
     perf = Ticker(build_performance_sensor(spec, retrain_targets(spec), clock=clock), instance, data_dir)
@@ -189,7 +191,7 @@ def test_a_new_reference_resets_persistence(instance, data_dir, fitted):
     spec, clock, drift, _, log = world(instance, data_dir, fitted)
     log.predictions(raw_rows(spec, LIVE_DAY, 1000, COVARIATE), at(LIVE_DAY, 1))
     assert "1 drifted" in drift.tick().skip_message
-    write_reference(data_dir, spec, fitted, version="2")  # a retrain promoted a new champion
+    write_reference(instance, data_dir, spec, fitted, version="2")  # a retrain promoted a new champion
     log.predictions(raw_rows(spec, LIVE_DAY, 1000, COVARIATE, seed=5), at(LIVE_DAY, 2))
     result = drift.tick()
     assert isinstance(result, SkipReason) and "[True]" in result.skip_message  # history restarted

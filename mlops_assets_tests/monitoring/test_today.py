@@ -23,7 +23,7 @@ LIVE, SHADOW = 600, 200
 
 
 def monitor_definitions(spec, data_dir) -> Definitions:
-    """The monitor job's four assets; the champion and its reference are stored inputs (written by the test)."""
+    """The monitor job's four assets; the champion and its reference are stored inputs (materialized by the test)."""
     stored = [AssetSpec(AssetKey([spec.name, name])).with_io_manager_key("json_io_manager")
               for name in ("champion", "reference_profile")]
     return Definitions(
@@ -43,8 +43,6 @@ def test_monitor_job_reports_todays_traffic_so_far(tmp_path, fitted):
     spec = monitored_spec()
     now = dt.datetime.now(UTC)
     today = now.date().isoformat()
-    write_reference(tmp_path, spec, fitted)
-    write_champion(tmp_path, spec, fitted[2])
     log = LogWriter(tmp_path, spec, fitted[0])
     raw = raw_rows(spec, now.date(), LIVE, seed=11)
     ids = log.predictions(raw, now)  # the server logs under the UTC date of the request: today
@@ -52,6 +50,8 @@ def test_monitor_job_reports_todays_traffic_so_far(tmp_path, fitted):
     log.feedback(ids, raw["churned"].to_numpy(), now)
 
     with instance_for_test() as instance:
+        write_reference(instance, tmp_path, spec, fitted)
+        write_champion(instance, tmp_path, spec, fitted[2])
         job = monitor_definitions(spec, tmp_path).resolve_job_def(f"{spec.name}__monitor")
         result = job.execute_in_process(partition_key=today, instance=instance)
     assert result.success

@@ -133,7 +133,7 @@ def test_training_that_raises_leaves_failed_run_no_version_aliases_unchanged(wor
 def test_reproduce_gives_identical_holdout_predictions(world):
     spec = small_churn()
     assert train(spec, world, CandidateConfig(estimator="random_forest", params="{n_estimators: 20}")).success
-    result = reproduce(spec, world[2]["tracking"], "1", world[1])
+    result = reproduce(spec, world[2]["tracking"], "1", world[2]["io_manager"])
     assert result.identical_predictions and result.max_abs_diff == 0.0
     assert result.same_training_set and result.same_model_hash and result.same_spec
     assert result.holdout_rows == 2 * 700
