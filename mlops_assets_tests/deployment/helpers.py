@@ -132,3 +132,30 @@ def small_world(tmp_path_factory, spec):
         with stopping(w.deployer, spec):
             yield w
 
+
+def hold_deploy_lock(data_dir: str, tracking_uri: str, spec, held, release) -> None:
+    """In another process: take the project's deploy lock as a deployer there would, set `held`, keep it until
+    `release` (a deployer does not pickle: it is rebuilt here from its settings)."""
+    with make_deployer(data_dir, tracking_uri)._exclusive(spec):
+        held.set()
+        if not release.wait(timeout=300):
+            raise TimeoutError("nobody released the deploy lock")
+
+
+def blocked_behind(waiter: int, holder: int) -> bool:
+    """Whether process `waiter` is blocked on a flock that process `holder` holds, as the kernel lists them in
+    /proc/locks: ``N: FLOCK ADVISORY WRITE <pid> <maj:min:inode> ...`` for a holder, ``N: -> FLOCK ...`` for a waiter."""
+    held, waiting = set(), set()
+    with open("/proc/locks") as locks:
+        for line in locks:
+            fields = line.split()
+            blocked = len(fields) > 1 and fields[1] == "->"
+            fields = fields[2:] if blocked else fields[1:]
+            if len(fields) < 5 or fields[0] != "FLOCK":
+                continue
+            pid, inode = int(fields[3]), fields[4]
+            if blocked and pid == waiter:
+                waiting.add(inode)
+            elif not blocked and pid == holder:
+                held.add(inode)
+    return bool(held & waiting)
