@@ -1,6 +1,18 @@
 """The reproduce job: retrain a registered version from its recorded inputs (launchable from the UI)."""
 
-from dagster import Config, Failure, JobDefinition, MetadataValue, OpExecutionContext, Output, ResourceParam, job, op
+from dagster import (
+    Config,
+    Failure,
+    JobDefinition,
+    MetadataValue,
+    Nothing,
+    OpExecutionContext,
+    Out,
+    Output,
+    ResourceParam,
+    job,
+    op,
+)
 from pydantic import Field
 
 from mlops_assets import constants as C
@@ -15,7 +27,9 @@ class ReproduceConfig(Config):
 
 
 def build_reproduce_job(spec: ProjectSpec) -> JobDefinition:
-    @op(name=f"{spec.name}__reproduce_version")
+    # Out(Nothing): the verdict is the step's metadata; no I/O manager stores it (the project's io_manager stores
+    # assets by key, and this op output is no asset).
+    @op(name=f"{spec.name}__reproduce_version", out=Out(Nothing))
     def reproduce_version(
         context: OpExecutionContext, config: ReproduceConfig, tracking: MlflowTracking,
         io_manager: ResourceParam[ParquetIOManager],
@@ -24,7 +38,8 @@ def build_reproduce_job(spec: ProjectSpec) -> JobDefinition:
         context.log.info(result.summary())
         if not result.identical_predictions:
             raise Failure(result.summary(), metadata={"max_abs_diff": result.max_abs_diff})
-        return Output(result.summary(), metadata={k: MetadataValue.text(str(v)) for k, v in vars(result).items()})
+        return Output(None, metadata={"summary": result.summary(),
+                                      **{k: MetadataValue.text(str(v)) for k, v in vars(result).items()}})
 
     @job(name=f"{spec.name}__reproduce", description=f"Retrain a '{spec.name}' version from its recorded inputs.",
          tags={"project": spec.name, C.TRAINING_RUN_TAG: spec.name})

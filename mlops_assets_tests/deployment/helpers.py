@@ -7,12 +7,15 @@ import socket
 from datetime import datetime, timezone
 
 import requests
-from dagster import AssetKey, Definitions, RunConfig, materialize
+from dagster import AssetKey, Definitions, RunConfig, instance_for_test, materialize
+
+from mlops_assets.data.assets import RawDataConfig
+from mlops_assets.definitions import default_resources, local_tracking_uri
 
 from mlops_assets.deployment.assets import build_endpoint, build_feedback, build_prediction_log, build_rollback_job, build_sync_champion_job
 from mlops_assets.deployment.local_process import LocalProcessDeployer
 from mlops_assets.monitoring.assets import build_reference_profile
-from mlops_assets.project_assets import build_model_assets
+from mlops_assets.project_assets import build_data_assets, build_model_assets
 from mlops_assets.spec import PassthroughFeatures, load_spec
 from mlops_assets.training.assets import CandidateConfig
 from ..helpers import PROJECTS
@@ -109,3 +112,50 @@ def stopping(deployer, spec):
     finally:
         deployer.stop(spec)
 
+
+@contextlib.contextmanager
+def small_world(tmp_path_factory, spec):
+    """Six days of `spec`'s data in a real instance and MLflow store, with a deployer on a free port; nothing
+    trained yet; its server (if any) stopped at the end."""
+    import pytest
+
+    data_dir = tmp_path_factory.mktemp("data")
+    tracking_uri = local_tracking_uri(str(tmp_path_factory.mktemp("ml")))
+    with pytest.MonkeyPatch.context() as mp, instance_for_test() as instance:
+        mp.setenv(TOKEN_ENV, TOKEN)
+        resources = {**default_resources(str(data_dir), tracking_uri=tracking_uri),
+                     "deployer": make_deployer(data_dir, tracking_uri)}
+        for day in DAYS:
+            materialize(build_data_assets(spec, None), partition_key=day, instance=instance, resources=resources,
+                        run_config=RunConfig(ops={f"{spec.name}__raw_data": RawDataConfig(rows=600)}))
+        w = World(spec, instance, data_dir, resources)
+        with stopping(w.deployer, spec):
+            yield w
+
+
+def hold_deploy_lock(data_dir: str, tracking_uri: str, spec, held, release) -> None:
+    """In another process: take the project's deploy lock as a deployer there would, set `held`, keep it until
+    `release` (a deployer does not pickle: it is rebuilt here from its settings)."""
+    with make_deployer(data_dir, tracking_uri)._exclusive(spec):
+        held.set()
+        if not release.wait(timeout=300):
+            raise TimeoutError("nobody released the deploy lock")
+
+
+def blocked_behind(waiter: int, holder: int) -> bool:
+    """Whether process `waiter` is blocked on a flock that process `holder` holds, as the kernel lists them in
+    /proc/locks: ``N: FLOCK ADVISORY WRITE <pid> <maj:min:inode> ...`` for a holder, ``N: -> FLOCK ...`` for a waiter."""
+    held, waiting = set(), set()
+    with open("/proc/locks") as locks:
+        for line in locks:
+            fields = line.split()
+            blocked = len(fields) > 1 and fields[1] == "->"
+            fields = fields[2:] if blocked else fields[1:]
+            if len(fields) < 5 or fields[0] != "FLOCK":
+                continue
+            pid, inode = int(fields[3]), fields[4]
+            if blocked and pid == waiter:
+                waiting.add(inode)
+            elif not blocked and pid == holder:
+                held.add(inode)
+    return bool(held & waiting)

@@ -45,7 +45,8 @@ def wait_dead(pid: int, timeout_s: float = 30.0) -> None:
     raise TimeoutError(f"pid {pid} still alive")
 
 
-def test_deploy_promote_rollback_restart_and_failed_deploy(world):
+def test_deploy_promote_rollback_restart_and_failed_deploy(fresh_world):
+    world = fresh_world  # starts from v1 alone, whatever the module's other tests did to the shared world
     rows = records(churn_raw(5, seed=3))
 
     # v1: the first deployment starts the server and swaps v1 live.

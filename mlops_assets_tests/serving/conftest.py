@@ -6,7 +6,7 @@ import contextlib
 
 import pytest
 
-from .helpers import build_registry, running, wait_ready
+from .helpers import build_registry, running, tracking_at, wait_ready
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +31,7 @@ def serve(registry, tmp_path, monkeypatch):
         kwargs.setdefault("initial_model_uri", "models:/churn/1")
         kwargs.setdefault("flush_interval_s", 0.2)
         app = create_app(registry.spec, kwargs.pop("log_dir", tmp_path / "predlog"), **kwargs)
-        with running(app) as base:
+        with tracking_at(registry.uri), running(app) as base:
             if kwargs["initial_model_uri"]:
                 wait_ready(base)
             yield base, app

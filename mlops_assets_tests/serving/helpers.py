@@ -115,6 +115,22 @@ def build_registry(root: Path) -> SimpleNamespace:
     return SimpleNamespace(uri=uri, pipelines=pipelines, spec=spec, raw=raw)
 
 
+@contextlib.contextmanager
+def tracking_at(uri: str):
+    """MLflow's process-wide tracking and registry URIs set to `uri` (where ``models:/`` URIs resolve) until exit,
+    then restored: tests elsewhere in the session (any Dagster run, through MlflowTracking.activate) move them."""
+    import mlflow
+
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield uri
+    finally:
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

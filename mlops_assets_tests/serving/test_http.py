@@ -11,14 +11,23 @@ import requests
 
 from mlops_assets.features.transforms import build_features
 from mlops_assets.serving.app import create_app
-from mlops_assets_tests.serving.helpers import churn_raw, records, running, wait_ready
+from mlops_assets_tests.serving.helpers import churn_raw, records, running, tracking_at, wait_ready
 
 LIMIT_BYTES = 200_000
 LIMIT_RECORDS = 300
 
 
+@pytest.fixture(scope="module", autouse=True)
+def registry_store(registry):
+    """Every test here resolves ``models:/churn/...`` in the registry fixture's store, whichever test of another
+    module (a Dagster run activating its own store) ran before."""
+    with tracking_at(registry.uri):
+        yield registry
+
+
 @pytest.fixture(scope="module")
-def base(registry, tmp_path_factory):
+def base(registry_store, tmp_path_factory):
+    registry = registry_store
     app = create_app(registry.spec, tmp_path_factory.mktemp("predlog"), token_env=None,
                      initial_model_uri="models:/churn@champion", max_body_bytes=LIMIT_BYTES,
                      max_records=LIMIT_RECORDS, flush_interval_s=0.2)
