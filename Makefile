@@ -37,7 +37,7 @@ $(BIN)/.installed: setup.py constraints.txt
 	touch $@
 
 # The dbt manifest is prepared offline at install time (dbt-core < 1.12 parses without network).
-dbt_project/target/manifest.json: $(BIN)/.installed $(shell find dbt_project/models dbt_project/tests -type f) dbt_project/dbt_project.yml
+dbt_project/target/manifest.json: $(BIN)/.installed $(shell find dbt_project/models dbt_project/tests dbt_project/macros -type f) dbt_project/dbt_project.yml
 	$(BIN)/python -c "from mlops_assets.resources.dbt import prepare_manifest; prepare_manifest()"
 
 install: $(BIN)/.installed dbt_project/target/manifest.json

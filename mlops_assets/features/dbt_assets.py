@@ -297,7 +297,11 @@ def build_dbt_features(spec: ProjectSpec, partitions_def: PartitionsDefinition, 
         from mlops_assets.features import dbt_runner
 
         days = list(context.partition_keys)
-        dbt_vars = {"data_dir": str(storage.root), "project": spec.name, "partition_days": days}
+        # The upstream partitions' files, from the storage module (the one home of the layout): dbt reads them.
+        stored = {name: [io_manager.location(AssetKey([spec.name, name]), day) for day in days]
+                  for name in (C.RAW_DATA, C.VALIDATED_DATA)}
+        dbt_vars = {"data_dir": str(storage.root), "project": spec.name, "partition_days": days,
+                    "partition_files": stored}
         log = {"info": context.log.info, "warn": context.log.warning, "error": context.log.error}
         # One dbt build for the whole range; failing tests come back as failed checks, not as an exception.
         context.log.info(f"Running dbt build --select +{model_name} for {len(days)} day(s) {days[0]}..{days[-1]}")

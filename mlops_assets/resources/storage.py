@@ -1,7 +1,7 @@
 """The one storage module: the data directory, and the IO managers that own where each asset's value lives.
 
-Layout (shared with dbt's ``partition_files`` macro, which reads the days it is given): an asset's partition is
-``<data_dir>/assets/<key...>/<partition>.parquet``, an unpartitioned DataFrame ``assets/<key...>.parquet`` and a
+Layout (dbt's ``partition_files`` macro reads the files this module names, passed as dbt vars): an asset's
+partition is ``<data_dir>/assets/<key...>/<partition>.parquet``, an unpartitioned DataFrame ``assets/<key...>.parquet`` and a
 record (JSON IO manager) ``assets/<key...>.json``. Nothing else opens these files: other code loads an asset's value
 through :meth:`ParquetIOManager.load_partition` / :meth:`JsonIOManager.load_record` (or Dagster's asset value
 loader) and writes a partition through :meth:`ParquetIOManager.write_partition` / ``write_partition_file``.

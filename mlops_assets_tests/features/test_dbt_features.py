@@ -62,3 +62,17 @@ def test_a_new_data_directory_starts_from_the_prepared_parse(tmp_path):
     unseeded.mkdir(parents=True)
     (unseeded / dbt_runner.PARTIAL_PARSE_FILE).write_bytes(b"")  # an unusable cache: dbt parses everything
     assert parsed_files(unseeded) > 0
+
+
+def test_a_build_without_the_stored_partitions_says_how_to_pass_them(tmp_path):
+    """dbt reads the upstream files the storage module names (var partition_files), never a layout of its own."""
+    from mlops_assets.features import dbt_runner
+    from mlops_assets.resources.dbt import DBT_PROJECT_DIR
+
+    vars_without_files = {"data_dir": str(tmp_path), "project": "churn", "partition_days": ["2026-01-05"]}
+    lines = []
+    result = dbt_runner.build(DBT_PROJECT_DIR, DBT_PROJECT_DIR, tmp_path / "dbt", "stg_churn", vars_without_files,
+                              on_log=lambda level, message: lines.append(message))
+    errors = [r for r in result.results if r.status == "error"]
+    assert [r.name for r in errors] == ["stg_churn"]
+    assert any("partition_files('validated_data')" in m and "--vars" in m for m in [*lines, *(r.message or "" for r in errors)])
