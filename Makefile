@@ -28,7 +28,7 @@ export MLOPS_CELERY_BROKER ?= pyamqp://guest:guest@127.0.0.1:5672//
 export MLOPS_CELERY_BACKEND ?= rpc://
 export MLOPS_CELERY_QUEUE ?= dagster
 
-.PHONY: install home services browser demo test dev validate landing bench mlflow-ui stop clean \
+.PHONY: install home services browser demo test test-each-alone dev validate landing bench mlflow-ui stop clean \
 	prod-home code-server daemon webserver worker mlflow-server compose-schema
 
 $(BIN)/.installed: setup.py constraints.txt
@@ -87,6 +87,10 @@ compose-schema:
 
 test: install services browser compose-schema
 	$(BIN)/python -m pytest
+
+# Every test in its own pytest process (finds a test that passes only after another); not part of `make test`.
+test-each-alone: install services browser compose-schema
+	$(BIN)/python -m mlops_assets_tests.each_alone --jobs 2
 
 # dagster dev (webserver + daemon) on :3000 and the MLflow UI on :5000, which the assets' run links point at.
 dev: install home

@@ -86,6 +86,11 @@ class SchemaSpec(_Strict):
             raise ValueError(f"event_time_column '{self.event_time_column}' must have dtype 'datetime'")
         return self
 
+    def bounds(self) -> dict[str, tuple[float, float]]:
+        """The ``(min, max)`` of every int/float column that declares both (what a drifted value is clipped to)."""
+        return {name: (c.min, c.max) for name, c in self.columns.items()
+                if c.dtype in ("int", "float") and c.min is not None and c.max is not None}
+
 
 # ---------------------------------------------------------------- sources
 class NumericShift(_Strict):

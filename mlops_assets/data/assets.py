@@ -60,7 +60,8 @@ def load_batch(spec: ProjectSpec, day: date, config: RawDataConfig, storage: Dat
     source = spec.source
     if isinstance(source, GeneratorSource):
         drift = _drift_windows(config.drift) if config.drift is not None else None
-        frame = generate_batch(source, day, rows=config.rows, seed=config.seed, drift=drift)
+        frame = generate_batch(source, day, rows=config.rows, seed=config.seed, drift=drift,
+                               bounds=spec.schema.bounds())
         seed = source.seed if config.seed is None else config.seed
         active = [w for w in (drift if drift is not None else source.drift) if w.active_on(day)]
         return frame, {"source": f"generator:{source.generator}", "seed": seed, "active_drift_windows": len(active)}

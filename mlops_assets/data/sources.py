@@ -65,6 +65,6 @@ def write_sample_landing(spec_path: Path, data_dir: Path, start: date, days: int
     generator = GeneratorSource(kind="generator", generator=spec.name, seed=seed, rows_per_day=1500)
     directory = data_dir / spec.source.directory
     return [
-        write_landing_file(spec.source, directory, day, generate_batch(generator, day))
+        write_landing_file(spec.source, directory, day, generate_batch(generator, day, bounds=spec.schema.bounds()))
         for day in (start + timedelta(days=i) for i in range(days))
     ]

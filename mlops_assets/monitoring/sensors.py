@@ -296,181 +296,230 @@ def _followed(context: SensorEvaluationContext, spec: ProjectSpec, asset: str, i
     return state, record
 
 
-def _reference_identity(record: EventLogRecord) -> str:
-    """A reference profile's materialization: its champion version and when it was built."""
-    at = datetime.fromtimestamp(record.timestamp, tz=timezone.utc).isoformat(timespec="seconds")
-    return f"{metadata_value(record, 'model_version')}@{at}"
+class _Watch:
+    """What sets one monitoring sensor apart; :func:`_watch_sensor` is the tick both share.
 
-
-def build_drift_sensor(
-    spec: ProjectSpec,
-    targets: RetrainTargets,
-    *,
-    name: str | None = None,
-    clock: Clock = utcnow,
-    minimum_interval_seconds: int | None = None,
-    default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
-    max_files: int = DEFAULT_MAX_FILES,
-) -> SensorDefinition:
-    """A sensor that retrains (``targets.train``) when live inputs drift persistently from the reference profile.
-
-    `clock` gives the evaluation time (tests simulate hourly ticks with it); resources: ``storage``, ``alerts``,
-    ``tracking``.
+    A tick reads the new files of one log stream, turns them into window verdicts (:meth:`judge`), feeds each
+    verdict's flag to the k-of-m persistence and, when it confirms, records a pending retrain with this watch's
+    summary, tags and alert (:meth:`confirm`).
     """
-    m = spec.monitoring
-    k, window_count = m.persistence
 
-    @sensor(
-        name=name or f"{spec.name}__drift",
-        jobs=targets.jobs,
-        minimum_interval_seconds=minimum_interval_seconds or m.sensor_interval_seconds,
-        default_status=default_status,
-        description=(f"Retrains '{spec.name}' when {k} of the last {window_count} windows of {m.window_rows} live "
-                     "predictions drift from the champion's reference profile, on a window ending on the newest "
-                     "day (ingested first), and only when that data is new to the champion."),
-    )
-    def drift_sensor(context: SensorEvaluationContext, storage: DataDirectory, alerts: AlertSink,
-                     tracking: MlflowTracking, io_manager: ResourceParam[ParquetIOManager],
-                     json_io_manager: ResourceParam[JsonIOManager]):
-        now = clock()
-        res = MonitoringResources(storage, io_manager, tracking, alerts)
-        state, reference = _followed(context, spec, C.REFERENCE_PROFILE, _reference_identity)
-        if reference is None:
-            return SkipReason(f"no reference profile: promote a champion first ({spec.name}/reference_profile "
-                              "is materialized from it)")
-        if state.pending is not None:
-            return advance_pending(context, state, spec, targets, res, now)
-        parts = new_parts(project_log_dir(storage.root, spec.name), PREDICTIONS, state.log, max_files=max_files)
-        if not parts:
-            context.update_cursor(state.to_cursor())
-            return SkipReason("no new prediction-log files since the last tick")
-        rows = live_rows(read_parts(parts))
-        if len(rows) < m.window_rows:
-            context.update_cursor(state.to_cursor())  # the log position stays: these rows are read again
-            return SkipReason(f"{len(rows)} new live predictions, need {m.window_rows} for a drift window")
+    kind: str  # the trigger's name: sensor name suffix, ``mlops/trigger`` tag, alert kind
+    follows: str  # the asset compared with: a new materialization of it resets the persistence
+    missing: str  # the skip reason while it was never materialized
+    log: str  # the log stream read: PREDICTIONS or FEEDBACK
+    nothing_new: str  # the skip reason when that stream has no new file
+    change: str  # what a confirmed verdict is called
+
+    def identity(self, record: EventLogRecord) -> str:
+        raise NotImplementedError
+
+    def description(self, spec: ProjectSpec) -> str:
+        raise NotImplementedError
+
+    def judge(self, spec: ProjectSpec, rows: pd.DataFrame, log_dir, followed) -> list | str:
+        """One verdict per window of the new rows, or the reason no window is complete yet (the log position
+        then stays and the rows are read again). `followed()` loads the followed asset's value."""
+        raise NotImplementedError
+
+    def flagged(self, verdict) -> bool:
+        raise NotImplementedError
+
+    def quiet(self, spec: ProjectSpec, verdicts: list) -> str:
+        """What the windows showed when none confirmed."""
+        raise NotImplementedError
+
+    def confirm(self, spec: ProjectSpec, verdict, state: SensorState) -> tuple[str, dict, dict]:
+        """The summary, the run tags and the alert fields of a confirmed verdict."""
+        raise NotImplementedError
+
+
+class _DriftWatch(_Watch):
+    kind, follows, log, change = "drift", C.REFERENCE_PROFILE, PREDICTIONS, "drift"
+    missing = "no reference profile: promote a champion first ({project}/reference_profile is materialized from it)"
+    nothing_new = "no new prediction-log files since the last tick"
+
+    def identity(self, record: EventLogRecord) -> str:
+        """A reference profile's materialization: its champion version and when it was built."""
+        at = datetime.fromtimestamp(record.timestamp, tz=timezone.utc).isoformat(timespec="seconds")
+        return f"{metadata_value(record, 'model_version')}@{at}"
+
+    def description(self, spec: ProjectSpec) -> str:
+        m = spec.monitoring
+        k, window_count = m.persistence
+        return (f"Retrains '{spec.name}' when {k} of the last {window_count} windows of {m.window_rows} live "
+                "predictions drift from the champion's reference profile, on a window ending on the newest "
+                "day (ingested first), and only when that data is new to the champion.")
+
+    def judge(self, spec: ProjectSpec, rows: pd.DataFrame, log_dir, followed) -> list | str:
+        size = spec.monitoring.window_rows
+        rows = live_rows(rows)
+        if len(rows) < size:
+            return f"{len(rows)} new live predictions, need {size} for a drift window"
         if "time" in rows.columns:
             rows = rows.sort_values("time", kind="stable").reset_index(drop=True)
-        record = json_io_manager.load_record(reference.asset_key)
-        reports = [drift_of_rows(spec, w, record) for w in _windows(rows, m.window_rows)]
-        confirmed = [state.persistence.observe(r.drifted) for r in reports]
-        state.log = state.log.advance(parts)
-        history = list(state.persistence.history)
-        if not any(confirmed):
-            context.update_cursor(state.to_cursor())
-            drifted = sum(r.drifted for r in reports)
-            return SkipReason(f"{len(reports)} window(s) of ~{m.window_rows} rows, {drifted} drifted; "
-                              f"persistence {history} needs {k} of {window_count}: no confirmed drift")
-        report = reports[max(i for i, c in enumerate(confirmed) if c)]
-        evidence = _evidence(report)
-        summary = (f"drift confirmed in {', '.join(report.drifted_features)} ({k} of last {window_count} windows "
-                   f"of ~{m.window_rows} rows)")
+        reference = followed()
+        return [drift_of_rows(spec, w, reference) for w in _windows(rows, size)]
+
+    def flagged(self, verdict) -> bool:
+        return verdict.drifted
+
+    def quiet(self, spec: ProjectSpec, verdicts: list) -> str:
+        drifted = sum(r.drifted for r in verdicts)
+        return f"{len(verdicts)} window(s) of ~{spec.monitoring.window_rows} rows, {drifted} drifted"
+
+    def confirm(self, spec: ProjectSpec, verdict, state: SensorState) -> tuple[str, dict, dict]:
+        k, window_count = spec.monitoring.persistence
+        evidence = _evidence(verdict)
+        summary = (f"drift confirmed in {', '.join(verdict.drifted_features)} ({k} of last {window_count} windows "
+                   f"of ~{spec.monitoring.window_rows} rows)")
         tags = {
-            "project": spec.name,
-            RETRAIN_TAG: spec.name,
-            "mlops/trigger": "drift",
-            "mlops/drifted_features": _short(",".join(report.drifted_features), 200),
+            "mlops/drifted_features": _short(",".join(verdict.drifted_features), 200),
             "mlops/evidence": _short(evidence),
-            "mlops/window_rows": str(report.n_current),
+            "mlops/window_rows": str(verdict.n_current),
             "mlops/reference": _short(state.reference or "", 100),
-            "mlops/evaluated_at": now.isoformat(timespec="seconds"),
         }
-        alert = {"evidence": evidence, "window_rows": report.n_current, "reference": state.reference,
-                 "persistence": history}
-        _confirm(state, "drift", spec.name, now, summary, tags, alert)
-        return advance_pending(context, state, spec, targets, res, now)
-
-    return drift_sensor
+        return summary, tags, {"evidence": evidence, "window_rows": verdict.n_current, "reference": state.reference}
 
 
-def build_performance_sensor(
-    spec: ProjectSpec,
-    targets: RetrainTargets,
-    *,
-    name: str | None = None,
-    clock: Clock = utcnow,
-    minimum_interval_seconds: int | None = None,
-    default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
-    max_files: int = DEFAULT_MAX_FILES,
-) -> SensorDefinition:
-    """A sensor that retrains (``targets.train``) when the live metric on feedback labels decays persistently.
+class _PerformanceWatch(_Watch):
+    kind, follows, log, change = "performance", C.CHAMPION, FEEDBACK, "decay"
+    missing = "no champion: promote a champion first (its holdout metric is the baseline)"
+    nothing_new = "no new feedback files since the last tick"
 
-    Labels are joined to live predictions logged up to ``feedback_lookback_days`` before them; the baseline is
-    the champion's holdout figure (the evaluation report's metrics recorded in the champion record). The retrain
-    goes through :func:`advance_pending` like the drift sensor's: with ``training.include_labeled_traffic`` the
-    labels that showed the decay are in its training set.
-    """
-    m = spec.monitoring
-    k, window_count = m.persistence
-    metric = live_metric(spec.target.task, spec.evaluation.primary_metric)
+    def identity(self, record: EventLogRecord) -> str:
+        return str(metadata_value(record, "champion_version"))
 
-    @sensor(
-        name=name or f"{spec.name}__performance",
-        jobs=targets.jobs,
-        minimum_interval_seconds=minimum_interval_seconds or m.sensor_interval_seconds,
-        default_status=default_status,
-        description=(f"Retrains '{spec.name}' when live {metric} on windows of {m.min_feedback} feedback labels falls "
-                     f"more than {m.performance_tolerance:.0%} short of the holdout in {k} of {window_count} windows."),
-    )
-    def performance_sensor(context: SensorEvaluationContext, storage: DataDirectory, alerts: AlertSink,
-                           tracking: MlflowTracking, io_manager: ResourceParam[ParquetIOManager],
-                           json_io_manager: ResourceParam[JsonIOManager]):
-        now = clock()
-        res = MonitoringResources(storage, io_manager, tracking, alerts)
-        state, record = _followed(context, spec, C.CHAMPION, lambda r: str(metadata_value(r, "champion_version")))
-        if record is None:
-            return SkipReason("no champion: promote a champion first (its holdout metric is the baseline)")
-        if state.pending is not None:
-            return advance_pending(context, state, spec, targets, res, now)
-        log_dir = project_log_dir(storage.root, spec.name)
-        parts = new_parts(log_dir, FEEDBACK, state.log, max_files=max_files)
-        if not parts:
-            context.update_cursor(state.to_cursor())
-            return SkipReason("no new feedback files since the last tick")
-        feedback = read_parts(parts)
+    def description(self, spec: ProjectSpec) -> str:
+        m = spec.monitoring
+        k, window_count = m.persistence
+        return (f"Retrains '{spec.name}' when live {_metric(spec)} on windows of {m.min_feedback} feedback labels "
+                f"falls more than {m.performance_tolerance:.0%} short of the holdout in {k} of {window_count} "
+                "windows.")
+
+    def judge(self, spec: ProjectSpec, feedback: pd.DataFrame, log_dir, followed) -> list | str:
+        m, metric = spec.monitoring, _metric(spec)
         if len(feedback) < m.min_feedback:
-            context.update_cursor(state.to_cursor())
-            return SkipReason(f"{len(feedback)} new feedback labels, need {m.min_feedback} for a performance window")
+            return f"{len(feedback)} new feedback labels, need {m.min_feedback} for a performance window"
         days = pd.to_datetime(feedback["time"], utc=True).dt.date
         first = days.min() - timedelta(days=m.feedback_lookback_days)
         predictions = read_days(log_dir, PREDICTIONS, first, days.max(),
                                 columns=["request_id", "row", "time", "role", "model_version", "score", "prediction"])
         joined = join_feedback(predictions, feedback)
         if len(joined) < m.min_feedback:
-            context.update_cursor(state.to_cursor())
-            return SkipReason(f"{len(joined)} of {len(feedback)} new labels joined to a live prediction, "
-                              f"need {m.min_feedback}")
+            return (f"{len(joined)} of {len(feedback)} new labels joined to a live prediction, "
+                    f"need {m.min_feedback}")
         joined = joined.sort_values("time", kind="stable").reset_index(drop=True)
-        baseline = float(json_io_manager.load_record(record.asset_key)["metrics"][metric])
-        decisions = [decide_performance(spec.target.task, metric, w["label"], w["score"], baseline,
-                                        m.performance_tolerance, m.min_feedback)
-                     for w in _windows(joined, m.min_feedback)]
-        confirmed = [state.persistence.observe(d.decayed) for d in decisions]
+        baseline = float(followed()["metrics"][metric])
+        return [decide_performance(spec.target.task, metric, w["label"], w["score"], baseline,
+                                   m.performance_tolerance, m.min_feedback)
+                for w in _windows(joined, m.min_feedback)]
+
+    def flagged(self, verdict) -> bool:
+        return verdict.decayed
+
+    def quiet(self, spec: ProjectSpec, verdicts: list) -> str:
+        values = ", ".join(f"{d.value:.3f}" for d in verdicts)
+        return f"{_metric(spec)} on {len(verdicts)} window(s): {values} vs holdout {verdicts[0].baseline:.3f}"
+
+    def confirm(self, spec: ProjectSpec, verdict, state: SensorState) -> tuple[str, dict, dict]:
+        evidence = {k: v for k, v in verdict.to_dict().items() if k != "higher_is_better"}
+        tags = {
+            "mlops/metric": verdict.metric,
+            "mlops/value": f"{verdict.value:.4f}",
+            "mlops/baseline": f"{verdict.baseline:.4f}",
+            "mlops/labels": str(verdict.n),
+            "mlops/evidence": _short(evidence),
+            "mlops/champion_version": str(state.reference),
+        }
+        summary = f"performance decay confirmed ({verdict.reason})"
+        return summary, tags, {"evidence": evidence, "champion_version": state.reference}
+
+
+def _metric(spec: ProjectSpec) -> str:
+    return live_metric(spec.target.task, spec.evaluation.primary_metric)
+
+
+def _watch_sensor(
+    spec: ProjectSpec,
+    targets: RetrainTargets,
+    watch: _Watch,
+    *,
+    name: str | None = None,
+    clock: Clock = utcnow,
+    minimum_interval_seconds: int | None = None,
+    default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
+    max_files: int = DEFAULT_MAX_FILES,
+) -> SensorDefinition:
+    """The tick both monitoring sensors share (see the module docstring); `watch` says what it reads and judges.
+
+    `name` defaults to ``<project>__<kind>``; `clock` gives the evaluation time (tests simulate hourly ticks with
+    it); `minimum_interval_seconds` defaults to the spec's ``sensor_interval_seconds``; `max_files` caps the log
+    files read in one tick. Resources: ``storage``, ``alerts``, ``tracking``, ``io_manager``, ``json_io_manager``.
+    """
+    m = spec.monitoring
+    k, window_count = m.persistence
+
+    @sensor(
+        name=name or f"{spec.name}__{watch.kind}",
+        jobs=targets.jobs,
+        minimum_interval_seconds=minimum_interval_seconds or m.sensor_interval_seconds,
+        default_status=default_status,
+        description=watch.description(spec),
+    )
+    def watch_sensor(context: SensorEvaluationContext, storage: DataDirectory, alerts: AlertSink,
+                     tracking: MlflowTracking, io_manager: ResourceParam[ParquetIOManager],
+                     json_io_manager: ResourceParam[JsonIOManager]):
+        now = clock()
+        res = MonitoringResources(storage, io_manager, tracking, alerts)
+        state, followed = _followed(context, spec, watch.follows, watch.identity)
+        if followed is None:
+            return SkipReason(watch.missing.format(project=spec.name))
+        if state.pending is not None:
+            return advance_pending(context, state, spec, targets, res, now)
+        log_dir = project_log_dir(storage.root, spec.name)
+        parts = new_parts(log_dir, watch.log, state.log, max_files=max_files)
+        if not parts:
+            context.update_cursor(state.to_cursor())
+            return SkipReason(watch.nothing_new)
+        verdicts = watch.judge(spec, read_parts(parts), log_dir, lambda: json_io_manager.load_record(followed.asset_key))
+        if isinstance(verdicts, str):
+            context.update_cursor(state.to_cursor())  # the log position stays: these rows are read again
+            return SkipReason(verdicts)
+        confirmed = [state.persistence.observe(watch.flagged(v)) for v in verdicts]
         state.log = state.log.advance(parts)
         history = list(state.persistence.history)
         if not any(confirmed):
             context.update_cursor(state.to_cursor())
-            values = ", ".join(f"{d.value:.3f}" for d in decisions)
-            return SkipReason(f"{metric} on {len(decisions)} window(s): {values} vs holdout {baseline:.3f}; "
-                              f"persistence {history} needs {k} of {window_count}: no confirmed decay")
-        decision = decisions[max(i for i, c in enumerate(confirmed) if c)]
-        evidence = {k_: v for k_, v in decision.to_dict().items() if k_ != "higher_is_better"}
-        tags = {
-            "project": spec.name,
-            RETRAIN_TAG: spec.name,
-            "mlops/trigger": "performance",
-            "mlops/metric": metric,
-            "mlops/value": f"{decision.value:.4f}",
-            "mlops/baseline": f"{baseline:.4f}",
-            "mlops/labels": str(decision.n),
-            "mlops/evidence": _short(evidence),
-            "mlops/champion_version": str(state.reference),
-            "mlops/evaluated_at": now.isoformat(timespec="seconds"),
-        }
-        alert = {"evidence": evidence, "champion_version": state.reference, "persistence": history}
-        _confirm(state, "performance", spec.name, now, f"performance decay confirmed ({decision.reason})", tags, alert)
+            return SkipReason(f"{watch.quiet(spec, verdicts)}; persistence {history} needs {k} of {window_count}: "
+                              f"no confirmed {watch.change}")
+        verdict = verdicts[max(i for i, c in enumerate(confirmed) if c)]
+        summary, tags, alert = watch.confirm(spec, verdict, state)
+        tags = {"project": spec.name, RETRAIN_TAG: spec.name, "mlops/trigger": watch.kind, **tags,
+                "mlops/evaluated_at": now.isoformat(timespec="seconds")}
+        _confirm(state, watch.kind, spec.name, now, summary, tags, {**alert, "persistence": history})
         return advance_pending(context, state, spec, targets, res, now)
 
-    return performance_sensor
+    return watch_sensor
+
+
+def build_drift_sensor(spec: ProjectSpec, targets: RetrainTargets, **options) -> SensorDefinition:
+    """A sensor that retrains (``targets.train``) when live inputs drift persistently from the reference profile.
+
+    `options`: those of :func:`_watch_sensor` (name, clock, minimum_interval_seconds, default_status, max_files).
+    """
+    return _watch_sensor(spec, targets, _DriftWatch(), **options)
+
+
+def build_performance_sensor(spec: ProjectSpec, targets: RetrainTargets, **options) -> SensorDefinition:
+    """A sensor that retrains (``targets.train``) when the live metric on feedback labels decays persistently.
+
+    Labels are joined to live predictions logged up to ``feedback_lookback_days`` before them; the baseline is
+    the champion's holdout figure (the evaluation report's metrics recorded in the champion record). The retrain
+    goes through :func:`advance_pending` like the drift sensor's: with ``training.include_labeled_traffic`` the
+    labels that showed the decay are in its training set. `options`: as :func:`build_drift_sensor`'s.
+    """
+    return _watch_sensor(spec, targets, _PerformanceWatch(), **options)
 
 
 def build_monitoring_sensors(spec: ProjectSpec, targets: RetrainTargets, **kwargs) -> list[SensorDefinition]:

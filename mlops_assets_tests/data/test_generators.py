@@ -11,8 +11,8 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.metrics import r2_score, roc_auc_score
 
-from mlops_assets.data.generators import churn, housing
 from mlops_assets.data.generators.churn import generate_churn
+from mlops_assets.data.generators.common import BatchRequest
 from mlops_assets.data.generators.housing import generate_housing
 from mlops_assets.data.generators.registry import generate_batch
 from mlops_assets.spec import DriftWindow, GeneratorSource, NumericShift, load_spec
@@ -20,8 +20,17 @@ from mlops_assets.spec import DriftWindow, GeneratorSource, NumericShift, load_s
 PROJECTS = Path(__file__).resolve().parents[2] / "projects"
 DAY = datetime.date(2026, 3, 2)
 NEXT_DAY = DAY + datetime.timedelta(days=1)
-GENERATORS = {"churn": generate_churn, "housing": generate_housing}
 LABELS = {"churn": "churned", "housing": "price"}
+BOUNDS = {name: load_spec(PROJECTS / f"{name}.yaml").schema.bounds() for name in LABELS}
+
+
+def _as_its_project_calls_it(generate, name):
+    """The generator, asked with the shipped spec's bounds (drifted columns are clipped to them)."""
+    return lambda **request: generate(BatchRequest(**{"bounds": BOUNDS[name], **request}))
+
+
+GENERATORS = {"churn": _as_its_project_calls_it(generate_churn, "churn"),
+              "housing": _as_its_project_calls_it(generate_housing, "housing")}
 PANDAS_DTYPES = {"int": "int64", "float": "float64", "str": "object", "category": "object", "bool": "bool",
                  "datetime": "datetime64[ns]"}  # fmt: skip
 both = pytest.mark.parametrize("name", ["churn", "housing"])
@@ -74,7 +83,7 @@ def test_batch_conforms_to_the_yaml_schema(name):
 
 
 def test_signup_precedes_the_event_and_matches_tenure():
-    df = generate_churn(day=DAY, rows=5000, seed=3)
+    df = GENERATORS["churn"](day=DAY, rows=5000, seed=3)
     assert (df["signup_date"] <= df["event_time"]).all()
     months = (df["event_time"] - df["signup_date"]).dt.days / 30.4375
     assert (months.astype(int) - df["tenure_months"]).abs().max() <= 1
@@ -103,13 +112,28 @@ def test_invalid_arguments_raise(name):
         GENERATORS[name](day=DAY, rows=-1, seed=0)
     with pytest.raises(ValueError, match="seed"):
         GENERATORS[name](day=DAY, rows=10, seed=-1)
-    with pytest.raises(ValueError, match="not a drift-able numeric column"):
+    with pytest.raises(ValueError, match="'nope': not a numeric column with a min and max"):
         GENERATORS[name](day=DAY, rows=10, drift=[_window(covariate={"nope": NumericShift(mean_shift=1)})])
     with pytest.raises(ValueError, match="not a category column"):
         GENERATORS[name](day=DAY, rows=10, drift=[_window(category_mix={"nope": {"a": 1.0}})])
     column = "region" if name == "churn" else "condition"
     with pytest.raises(ValueError, match="categories among"):
         GENERATORS[name](day=DAY, rows=10, drift=[_window(category_mix={column: {"nowhere": 1.0}})])
+
+
+def test_a_covariate_shift_needs_the_schema_bounds_and_an_input_column():
+    shift = [_window(covariate={"tenure_months": NumericShift(mean_shift=1)})]
+    with pytest.raises(ValueError, match="'tenure_months': not a numeric column with a min and max"):
+        generate_churn(BatchRequest(day=DAY, rows=10, drift=shift))  # no bounds given: nothing to clip the drifted values to
+    with pytest.raises(ValueError, match=r"\['churned'\]: the churn generator does not draw it as an input"):
+        GENERATORS["churn"](day=DAY, rows=10, drift=[_window(covariate={"churned": NumericShift(mean_shift=1)})])
+
+
+def test_drifted_values_stay_within_the_bounds_given():
+    tight = {**BOUNDS["churn"], "monthly_charges": (20.0, 80.0)}
+    drift = [_window(covariate={"monthly_charges": NumericShift(mean_shift=3.0)})]
+    charges = generate_churn(BatchRequest(day=DAY, rows=2000, seed=2, drift=drift, bounds=tight))["monthly_charges"]
+    assert charges.between(20.0, 80.0).all() and charges.max() == 80.0
 
 
 # ---------------------------------------------------------------- determinism and dispatch
@@ -150,7 +174,7 @@ def test_windows_apply_only_on_their_days(name):
 # ---------------------------------------------------------------- drift knobs
 @pytest.mark.parametrize(
     "name, column",
-    [("churn", c) for c in churn.RANGES] + [("housing", c) for c in housing.RANGES],
+    [(name, c) for name in LABELS for c in BOUNDS[name] if c != "churned"],  # churn's label takes label_rate
 )
 def test_covariate_shift_moves_every_numeric_column_by_the_requested_sigma(name, column):
     base = GENERATORS[name](day=DAY, rows=20000, seed=2)[column]
@@ -173,8 +197,8 @@ def test_covariate_shift_and_scale(name, column, mean_shift, scale):
 
 def test_covariate_shift_is_applied_before_the_label():
     drift = [_window(covariate={"support_calls": NumericShift(mean_shift=2.0)})]
-    base = generate_churn(day=DAY, rows=20000, seed=2)
-    shifted = generate_churn(day=DAY, rows=20000, seed=2, drift=drift)
+    base = GENERATORS["churn"](day=DAY, rows=20000, seed=2)
+    shifted = GENERATORS["churn"](day=DAY, rows=20000, seed=2, drift=drift)
     assert shifted["churned"].mean() > base["churned"].mean() + 0.05  # more calls -> more churn
     assert (shifted["total_charges"].fillna(-1) == base["total_charges"].fillna(-1)).all()  # upstream untouched
 
@@ -199,7 +223,7 @@ def test_category_mix_resamples_the_column(name, column, mix):
 
 def test_category_mix_leaves_other_draws_alone():
     drift = [_window(category_mix={"region": {"west": 1.0}})]
-    base, mixed = (generate_churn(day=DAY, rows=3000, seed=4, drift=d) for d in (None, drift))
+    base, mixed = (GENERATORS["churn"](day=DAY, rows=3000, seed=4, drift=d) for d in (None, drift))
     assert (mixed["region"] == "west").all()
     rest = base.columns.drop(["region", "churned"])
     pd.testing.assert_frame_equal(base[rest], mixed[rest])
@@ -208,25 +232,25 @@ def test_category_mix_leaves_other_draws_alone():
 @pytest.mark.parametrize("rate", [0.05, 0.15, 0.5, 0.8])
 @pytest.mark.parametrize("concept", [0.0, 1.0])
 def test_label_rate_sets_the_churn_rate(rate, concept):
-    base = generate_churn(day=DAY, rows=20000, seed=8)
-    drifted = generate_churn(day=DAY, rows=20000, seed=8, drift=[_window(label_rate=rate, concept=concept)])
+    base = GENERATORS["churn"](day=DAY, rows=20000, seed=8)
+    drifted = GENERATORS["churn"](day=DAY, rows=20000, seed=8, drift=[_window(label_rate=rate, concept=concept)])
     assert drifted["churned"].mean() == pytest.approx(rate, abs=0.02)
     pd.testing.assert_frame_equal(_inputs(base, "churn"), _inputs(drifted, "churn"))  # prior shift only
 
 
 def test_base_churn_rate_is_realistic():
-    assert 0.2 <= generate_churn(day=DAY, rows=20000, seed=8)["churned"].mean() <= 0.3
+    assert 0.2 <= GENERATORS["churn"](day=DAY, rows=20000, seed=8)["churned"].mean() <= 0.3
 
 
 def test_label_rate_does_not_apply_to_housing():
     with pytest.raises(ValueError, match="label_rate"):
-        generate_housing(day=DAY, rows=10, drift=[_window(label_rate=0.3)])
+        GENERATORS["housing"](day=DAY, rows=10, drift=[_window(label_rate=0.3)])
 
 
 def test_concept_drift_changes_churn_labels_not_inputs():
-    base = generate_churn(day=DAY, rows=20000, seed=9)
-    pd.testing.assert_frame_equal(base, generate_churn(day=DAY, rows=20000, seed=9, drift=[_window(concept=0.0)]))
-    drifted = generate_churn(day=DAY, rows=20000, seed=9, drift=[_window(concept=1.0)])
+    base = GENERATORS["churn"](day=DAY, rows=20000, seed=9)
+    pd.testing.assert_frame_equal(base, GENERATORS["churn"](day=DAY, rows=20000, seed=9, drift=[_window(concept=0.0)]))
+    drifted = GENERATORS["churn"](day=DAY, rows=20000, seed=9, drift=[_window(concept=1.0)])
     pd.testing.assert_frame_equal(_inputs(base, "churn"), _inputs(drifted, "churn"))
     assert (base["churned"] != drifted["churned"]).mean() > 0.2
     assert drifted["churned"].mean() == pytest.approx(base["churned"].mean(), abs=0.02)
@@ -235,8 +259,8 @@ def test_concept_drift_changes_churn_labels_not_inputs():
 
 
 def test_concept_drift_changes_housing_prices_not_inputs():
-    base = generate_housing(day=DAY, rows=20000, seed=9)
-    drifted = generate_housing(day=DAY, rows=20000, seed=9, drift=[_window(concept=1.0)])
+    base = GENERATORS["housing"](day=DAY, rows=20000, seed=9)
+    drifted = GENERATORS["housing"](day=DAY, rows=20000, seed=9, drift=[_window(concept=1.0)])
     pd.testing.assert_frame_equal(_inputs(base, "housing"), _inputs(drifted, "housing"))
     assert np.corrcoef(np.log(base["price"]), np.log(drifted["price"]))[0, 1] < 0.8
     assert drifted["price"].median() == pytest.approx(base["price"].median(), rel=0.15)
@@ -246,19 +270,19 @@ def test_concept_drift_changes_housing_prices_not_inputs():
 
 # ---------------------------------------------------------------- learnability
 def test_churn_label_is_learnable_and_concept_drift_breaks_the_model():
-    train, test = (generate_churn(day=d, rows=20000, seed=42) for d in (DAY, NEXT_DAY))
+    train, test = (GENERATORS["churn"](day=d, rows=20000, seed=42) for d in (DAY, NEXT_DAY))
     model = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=0)
     model.fit(_features(train, "churn"), train["churned"])
     auc = roc_auc_score(test["churned"], model.predict_proba(_features(test, "churn"))[:, 1])
     assert 0.7 < auc < 0.95
 
-    drifted = generate_churn(day=NEXT_DAY, rows=20000, seed=42, drift=[_window(concept=1.0)])
+    drifted = GENERATORS["churn"](day=NEXT_DAY, rows=20000, seed=42, drift=[_window(concept=1.0)])
     drifted_auc = roc_auc_score(drifted["churned"], model.predict_proba(_features(drifted, "churn"))[:, 1])
     assert drifted_auc < auc - 0.15
 
 
 def test_housing_price_is_learnable():
-    train, test = (generate_housing(day=d, rows=20000, seed=42) for d in (DAY, NEXT_DAY))
+    train, test = (GENERATORS["housing"](day=d, rows=20000, seed=42) for d in (DAY, NEXT_DAY))
     model = HistGradientBoostingRegressor(categorical_features="from_dtype", random_state=0)
     model.fit(_features(train, "housing"), train["price"])
     assert 0.7 < r2_score(test["price"], model.predict(_features(test, "housing"))) < 0.95

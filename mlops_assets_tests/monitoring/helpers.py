@@ -46,7 +46,7 @@ def monitored_spec(**monitoring) -> ProjectSpec:
 
 
 def raw_rows(spec: ProjectSpec, day: datetime.date, rows: int, drift=(), seed: int | None = None) -> pd.DataFrame:
-    return generate_batch(spec.source, day, rows=rows, drift=list(drift), seed=seed)
+    return generate_batch(spec.source, day, rows=rows, drift=list(drift), seed=seed, bounds=spec.schema.bounds())
 
 
 @functools.lru_cache(maxsize=1)

@@ -63,7 +63,8 @@ def test_no_new_data_skips_with_a_reason_and_one_alert_then_new_data_retrains(tm
     tracking.activate()
     model = mlflow.sklearn.load_model(f"models:/{spec.name}/1")
     log = LogWriter(data_dir, spec, model)
-    log.predictions(generate_batch(GENERATOR, LIVE_DAY, rows=2000, drift=COVARIATE), dt.datetime.now(dt.timezone.utc))
+    log.predictions(generate_batch(GENERATOR, LIVE_DAY, rows=2000, drift=COVARIATE,
+                                   bounds=spec.schema.bounds()), dt.datetime.now(dt.timezone.utc))
     sensor = build_drift_sensor(spec, retrain_targets(spec))
     cursor = None
 

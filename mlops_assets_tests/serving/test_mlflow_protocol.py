@@ -32,9 +32,10 @@ def housing_spec():
 
 
 def housing_raw(rows: int, seed: int) -> pd.DataFrame:
+    from mlops_assets.data.generators.common import BatchRequest
     from mlops_assets.data.generators.housing import generate_housing
 
-    return generate_housing(datetime.date(2026, 1, 5), rows=rows, seed=seed).reset_index(drop=True)
+    return generate_housing(BatchRequest(datetime.date(2026, 1, 5), rows=rows, seed=seed)).reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")

@@ -2,38 +2,24 @@
 
 from __future__ import annotations
 
-import datetime
-
 import numpy as np
 import pandas as pd
 
 from mlops_assets.data.generators.common import (
+    BatchRequest,
     Drift,
     calibrate_offset,
-    check_rows,
     draw_rows,
     event_times,
     make_ids,
-    make_rng,
     sigmoid,
 )
-from mlops_assets.spec import DriftWindow
 
 CATEGORIES = {
     "contract": ("month_to_month", "one_year", "two_year"),
     "payment_method": ("electronic_check", "mailed_check", "bank_transfer", "credit_card"),
     "internet_service": ("dsl", "fiber", "none"),
     "region": ("north", "south", "east", "west"),
-}
-# Schema ranges of the numeric inputs (projects/churn.yaml); the label is drifted with `label_rate`, not here.
-RANGES = {
-    "tenure_months": (0, 120),
-    "num_products": (1, 8),
-    "monthly_charges": (0.0, 300.0),
-    "total_charges": (0.0, 40000.0),
-    "support_calls": (0, 60),
-    "usage_minutes": (0.0, 20000.0),
-    "late_payments": (0, 36),
 }
 LABEL = "churned"
 _DAYS_PER_MONTH = 30.4375
@@ -53,16 +39,11 @@ ALT_COEF = {
 }  # fmt: skip
 
 
-def generate_churn(
-    day: datetime.date,
-    rows: int = 2000,
-    seed: int = 0,
-    drift: list[DriftWindow] | None = None,
-) -> pd.DataFrame:
+def generate_churn(request: BatchRequest) -> pd.DataFrame:
     """Generate one day of customer snapshots with a ``churned`` label.
 
-    Called as every generator is (``generators.common``: day, rows, seed, drift). A drift window's
-    ``label_rate`` shifts the positive-label rate (prior shift).
+    Called as every generator is (``generators.common.BatchRequest``). A drift window's
+    ``label_rate`` shifts the positive-label rate (prior shift); the label itself takes no covariate drift.
 
     Returns
     -------
@@ -71,13 +52,14 @@ def generate_churn(
 
     Examples
     --------
-    >>> df = generate_churn(datetime.date(2026, 1, 1), rows=3, seed=1)
+    >>> import datetime
+    >>> df = generate_churn(BatchRequest(datetime.date(2026, 1, 1), rows=3, seed=1))
     >>> df["customer_id"].tolist()
     ['C20260101-000001', 'C20260101-000002', 'C20260101-000003']
     """
-    n = check_rows(rows)
-    rng = make_rng(seed, day)
-    knobs = Drift(drift, day, seed, RANGES, CATEGORIES)
+    day, n = request.day, request.rows
+    rng = request.rng()
+    knobs = request.knobs(CATEGORIES)
     num, cat = knobs.numeric, knobs.category
 
     event_time = event_times(rng, day, n)
@@ -121,6 +103,7 @@ def generate_churn(
         "dissatisfaction": dissatisfaction,
     }  # fmt: skip
     churned = _draw_label(rng.random(n), terms, knobs)
+    knobs.check_drawn("churn")
 
     return pd.DataFrame(
         {

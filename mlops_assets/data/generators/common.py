@@ -1,13 +1,18 @@
 """The seeding, ids, timestamps and drift knobs the data generators share (numpy only).
 
-Every generator is called as ``generate_<name>(day, rows=2000, seed=0, drift=None)`` and returns one day's batch,
-a pure function of ``(seed, day, rows, drift)``:
+Every generator is called as ``generate_<name>(BatchRequest(day, rows=2000, seed=0, drift=None, bounds=None))`` and
+returns one day's batch, a pure function of the request:
 
 - ``day``: the day (partition); event times fall within it and ids embed it.
-- ``rows``: the number of rows (:func:`check_rows`).
+- ``rows``: the number of rows (non-negative).
 - ``seed``: a non-negative seed (:func:`make_rng` derives the day's stream from it).
 - ``drift``: the spec's drift windows; those active on ``day`` shift inputs (:class:`Drift`) before the target is
   drawn, and ``concept`` changes the target's relationship to the same inputs.
+- ``bounds``: the project schema's ``(min, max)`` per numeric column (``SchemaSpec.bounds()``): a drifted column is
+  clipped to them, so drift moves a batch without making it invalid. Only a column with bounds can be drifted.
+
+A generator owns its world (the category levels its parameters are indexed by); the column bounds have one home,
+the project's schema.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import datetime
 import zlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,11 +36,29 @@ def make_rng(seed: int, day: datetime.date, *stream: int) -> np.random.Generator
     return np.random.default_rng([seed, day.toordinal(), *stream])
 
 
-def check_rows(rows: int) -> int:
-    """Validate a row count."""
-    if rows < 0:
-        raise ValueError(f"rows must be >= 0, got {rows}")
-    return int(rows)
+@dataclass(frozen=True)
+class BatchRequest:
+    """What a generator is asked for (the module docstring says what each field does)."""
+
+    day: datetime.date
+    rows: int = 2000
+    seed: int = 0
+    drift: Sequence[DriftWindow] | None = None
+    bounds: Mapping[str, tuple[float, float]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.rows < 0:
+            raise ValueError(f"rows must be >= 0, got {self.rows}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
+
+    def rng(self) -> np.random.Generator:
+        """The day's random stream."""
+        return make_rng(self.seed, self.day)
+
+    def knobs(self, categories: Mapping[str, Sequence[str]]) -> "Drift":
+        """The drift windows active on the day, over a generator's category levels."""
+        return Drift(self.drift, self.day, self.seed, self.bounds, categories)
 
 
 def make_ids(prefix: str, day: datetime.date, n: int) -> np.ndarray:
@@ -84,16 +108,18 @@ class Drift:
         windows: Sequence[DriftWindow] | None,
         day: datetime.date,
         seed: int,
-        ranges: Mapping[str, tuple[float, float]],
+        bounds: Mapping[str, tuple[float, float]] | None,
         categories: Mapping[str, Sequence[str]],
     ):
         self.windows = [w for w in windows or () if w.active_on(day)]
         self._seed, self._day = seed, day
-        self._ranges, self._categories = ranges, categories
+        self._bounds, self._categories = dict(bounds or {}), categories
+        self._drawn: set[str] = set()
         for w in self.windows:
             for col in w.covariate:
-                if col not in ranges:
-                    raise ValueError(f"covariate drift on '{col}': not a drift-able numeric column ({sorted(ranges)})")
+                if col not in self._bounds:
+                    raise ValueError(f"covariate drift on '{col}': not a numeric column with a min and max in the "
+                                     f"project's schema ({sorted(self._bounds)}); give it bounds to drift it")
             for col, mix in w.category_mix.items():
                 if col not in categories:
                     raise ValueError(f"category_mix on '{col}': not a category column ({sorted(categories)})")
@@ -117,11 +143,12 @@ class Drift:
 
     def numeric(self, column: str, values: np.ndarray) -> np.ndarray:
         """Shift the mean by ``mean_shift`` standard deviations, scale the spread, clip, keep ints ints."""
-        lo, hi = self._ranges[column]
+        self._drawn.add(column)
         for i, w in enumerate(self.windows):
             shift = w.covariate.get(column)
             if shift is None or not np.isfinite(values).any():
                 continue
+            lo, hi = self._bounds[column]
             as_float = values.astype(np.float64)
             mean, std = np.nanmean(as_float), np.nanstd(as_float)
             moved = np.clip(mean + shift.scale * (as_float - mean) + shift.mean_shift * std, lo, hi)
@@ -140,6 +167,14 @@ class Drift:
             p = np.array([mix.get(name, 0.0) for name in names], dtype=np.float64)
             codes = self._stream(column, i).choice(len(names), size=len(codes), p=p / p.sum())
         return codes
+
+    def check_drawn(self, generator: str) -> None:
+        """Raise if an active window shifts a column the generator never passed through :meth:`numeric`."""
+        missed = sorted({col for w in self.windows for col in w.covariate} - self._drawn)
+        if missed:
+            raise ValueError(f"covariate drift on {missed}: the {generator} generator does not draw "
+                             f"{'it' if len(missed) == 1 else 'them'} as an input (drifted are: {sorted(self._drawn)}); "
+                             "drift a label with label_rate or concept")
 
     def _stream(self, column: str, window: int) -> np.random.Generator:
         # A random stream of its own per (column, window), so drift never changes the draws of other columns.

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import datetime
-
 import numpy as np
 import pandas as pd
 
-from mlops_assets.data.generators.common import Drift, check_rows, event_times, make_ids, make_rng
-from mlops_assets.spec import DriftWindow
+from mlops_assets.data.generators.common import BatchRequest, event_times, make_ids
 
 CATEGORIES = {
     "neighborhood": ("downtown", "riverside", "hillcrest", "old_town", "suburbs", "lakeside"),
     "condition": ("poor", "fair", "good", "excellent"),
-}
-# Schema ranges of the numeric columns (projects/housing.yaml); drifting `price` shifts the target itself.
-RANGES = {
-    "sqft": (150.0, 20000.0),
-    "bedrooms": (0, 12),
-    "bathrooms": (0.0, 10.0),
-    "year_built": (1800, 2030),
-    "lot_size": (0.0, 500000.0),
-    "distance_to_center_km": (0.0, 150.0),
-    "price": (1000.0, 20000000.0),
 }
 
 # Per neighborhood (in CATEGORIES order): share of listings, typical distance, build year, size, lot/size ratio,
@@ -40,15 +27,10 @@ _LOT_NULL_SHARE = 0.03
 _PRICE_NOISE = 0.2  # sd of the multiplicative (log-scale) price noise
 
 
-def generate_housing(
-    day: datetime.date,
-    rows: int = 2000,
-    seed: int = 0,
-    drift: list[DriftWindow] | None = None,
-) -> pd.DataFrame:
+def generate_housing(request: BatchRequest) -> pd.DataFrame:
     """Generate one day of house listings with their sale ``price``.
 
-    Called as every generator is (``generators.common``: day, rows, seed, drift). A drift window's
+    Called as every generator is (``generators.common.BatchRequest``). A drift window's
     ``label_rate`` does not apply to a regression target and raises ``ValueError``.
 
     Returns
@@ -58,17 +40,18 @@ def generate_housing(
 
     Examples
     --------
-    >>> generate_housing(datetime.date(2026, 1, 1), rows=2, seed=1)["listing_id"].tolist()
+    >>> import datetime
+    >>> generate_housing(BatchRequest(datetime.date(2026, 1, 1), rows=2, seed=1))["listing_id"].tolist()
     ['H20260101-000001', 'H20260101-000002']
     """
-    n = check_rows(rows)
-    knobs = Drift(drift, day, seed, RANGES, CATEGORIES)
+    day, n = request.day, request.rows
+    knobs = request.knobs(CATEGORIES)
     if knobs.label_rate is not None:
         raise ValueError(
             "label_rate (prior shift of a positive-label rate) does not apply to the housing regression target; "
             "use covariate drift on 'price' or concept drift instead"
         )
-    rng = make_rng(seed, day)
+    rng = request.rng()
     num, cat = knobs.numeric, knobs.category
 
     listed_at = event_times(rng, day, n)
@@ -100,6 +83,7 @@ def generate_housing(
         alt += base.mean() - alt.mean() if n else 0.0  # keep the batch's price level; change what drives it
         log_price = (1.0 - c) * base + c * alt
     price = num("price", np.clip(np.exp(log_price + rng.normal(0.0, _PRICE_NOISE, n)), 1000.0, 20000000.0))
+    knobs.check_drawn("housing")
 
     return pd.DataFrame(
         {

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 
 import pandas as pd
 
 from mlops_assets.data.generators.churn import generate_churn
+from mlops_assets.data.generators.common import BatchRequest
 from mlops_assets.data.generators.housing import generate_housing
 from mlops_assets.spec import DriftWindow, GeneratorSource
 
@@ -19,6 +21,7 @@ def generate_batch(
     rows: int | None = None,
     seed: int | None = None,
     drift: list[DriftWindow] | None = None,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
 ) -> pd.DataFrame:
     """Generate one day's batch for a generator source.
 
@@ -30,6 +33,9 @@ def generate_batch(
         The day (partition) to generate; event times fall within it.
     rows, seed, drift : optional
         Override ``source.rows_per_day``, ``source.seed`` and ``source.drift``.
+    bounds : mapping, optional
+        The project schema's numeric bounds (``spec.schema.bounds()``): drifted columns are clipped to them, and
+        only a column with bounds can be drifted.
 
     Returns
     -------
@@ -44,9 +50,10 @@ def generate_batch(
     """
     if source.generator not in GENERATORS:
         raise ValueError(f"unknown generator '{source.generator}'; expected one of {sorted(GENERATORS)}")
-    return GENERATORS[source.generator](
+    return GENERATORS[source.generator](BatchRequest(
         day=day,
         rows=source.rows_per_day if rows is None else rows,
         seed=source.seed if seed is None else seed,
         drift=list(source.drift) if drift is None else drift,
-    )
+        bounds=bounds,
+    ))
