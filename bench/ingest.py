@@ -235,7 +235,7 @@ def run_baseline(rows: int, out_dir: str, partition: str) -> None:
         return value
 
     def raw_step():
-        frame = generate_batch(spec.source, day, rows=rows)
+        frame = generate_batch(spec.source, day, rows=rows, bounds=spec.schema.bounds())
         frame.to_parquet(out / "raw.parquet", index=False)
         return frame
 
@@ -279,7 +279,7 @@ def run_backfill(mode: str, days: int, rows: int, home: str, data: str) -> None:
 
         out = Path(data)
         for key in keys:
-            frame = generate_batch(spec.source, datetime.date.fromisoformat(key))
+            frame = generate_batch(spec.source, datetime.date.fromisoformat(key), bounds=spec.schema.bounds())
             frame.to_parquet(out / f"raw_{key}.parquet", index=False)
             validated = validate_batch(spec.schema_, frame).validated
             validated.to_parquet(out / f"validated_{key}.parquet", index=False)

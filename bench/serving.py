@@ -226,7 +226,8 @@ def train_and_register(root: Path, seed: int) -> tuple[str, dict]:
     uri = f"sqlite:///{root}/mlflow.db"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    raw = pd.concat([generate_batch(spec.source, d, rows=2000, seed=seed + i) for i, d in enumerate(DAYS)],
+    bounds = spec.schema.bounds()
+    raw = pd.concat([generate_batch(spec.source, d, rows=2000, seed=seed + i, bounds=bounds) for i, d in enumerate(DAYS)],
                     ignore_index=True)
     train = build_features(spec, raw).assign(**{spec.target.column: raw[spec.target.column].to_numpy()})
     pipeline = fit_candidate(spec, train, "hist_gradient_boosting", dict(spec.training.params), seed)
@@ -241,7 +242,7 @@ def train_and_register(root: Path, seed: int) -> tuple[str, dict]:
         )
     (root / "pipeline.pkl").write_bytes(pickle.dumps(pipeline))
 
-    held_out = generate_batch(spec.source, EVAL_DAY, rows=1000, seed=seed + 100).reset_index(drop=True)
+    held_out = generate_batch(spec.source, EVAL_DAY, rows=1000, seed=seed + 100, bounds=bounds).reset_index(drop=True)
     feats = build_features(spec, held_out)
     fields = ["customer_id", *INPUT_COLUMNS]
     # what a client sends: JSON values (NaN -> null); round-tripped so every side sees the exact same numbers

@@ -58,7 +58,8 @@ def _send_traffic(spec, url: str, days, drift) -> int:
     """Each live day's customers scored through the endpoint, 100 records a request; returns rows sent."""
     sent = 0
     for day in days:
-        rows = generate_batch(spec.source, day, rows=ROWS_PER_DAY, seed=99, drift=drift, bounds=spec.schema.bounds())[FIELDS]
+        rows = generate_batch(spec.source, day, rows=ROWS_PER_DAY, seed=99, drift=drift,
+                              bounds=spec.schema.bounds())[FIELDS]
         records = json.loads(rows.to_json(orient="records"))
         for i in range(0, len(records), 100):
             r = requests.post(f"{url}/predict", json={"records": records[i:i + 100]},

@@ -159,7 +159,7 @@ class LoopTimeline:
         from mlops_assets.serving.contract import Contract
 
         spec = self.spec()
-        frame = generate_batch(spec.source, day or self.onset, rows=rows, seed=seed)
+        frame = generate_batch(spec.source, day or self.onset, rows=rows, seed=seed, bounds=spec.schema.bounds())
         fields = Contract(spec).fields
         records = json.loads(frame[fields].to_json(orient="records", date_format="iso"))
         labels = frame[spec.target.column].tolist()

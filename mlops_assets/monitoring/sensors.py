@@ -482,7 +482,8 @@ def _watch_sensor(
         if not parts:
             context.update_cursor(state.to_cursor())
             return SkipReason(watch.nothing_new)
-        verdicts = watch.judge(spec, read_parts(parts), log_dir, lambda: json_io_manager.load_record(followed.asset_key))
+        followed_value = lambda: json_io_manager.load_record(followed.asset_key)  # noqa: E731 (loaded only if needed)
+        verdicts = watch.judge(spec, read_parts(parts), log_dir, followed_value)
         if isinstance(verdicts, str):
             context.update_cursor(state.to_cursor())  # the log position stays: these rows are read again
             return SkipReason(verdicts)

@@ -98,7 +98,8 @@ def test_lineage_of_a_served_prediction_names_every_link_and_each_matches_the_st
         stored = pd.read_parquet(raw["path"])
         assert Path(raw["path"]) == asset_path(world.data_dir, ["churn", "raw_data"], day)
         assert raw["content_hash"] == frame_fingerprint(stored) == raw["data_version"]
-        regenerated = generate_batch(own.spec.source, pd.Timestamp(day).date(), rows=600, seed=raw["seed"])
+        regenerated = generate_batch(own.spec.source, pd.Timestamp(day).date(), rows=600, seed=raw["seed"],
+                                     bounds=own.spec.schema.bounds())
         assert frame_fingerprint(regenerated) == raw["content_hash"]
         assert raw["source"] == "generator:churn"
         runs |= {f["run"]["run_id"], raw["run"]["run_id"]}

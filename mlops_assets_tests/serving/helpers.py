@@ -37,7 +37,8 @@ def churn_raw(rows: int, seed: int, day: datetime.date = datetime.date(2026, 1, 
     except ImportError:
         generate_batch = None
     if generate_batch is not None:
-        return generate_batch(spec.source, day, rows=rows, seed=seed).reset_index(drop=True)
+        frame = generate_batch(spec.source, day, rows=rows, seed=seed, bounds=spec.schema.bounds())
+        return frame.reset_index(drop=True)
     rng = np.random.default_rng(seed)
     cols = spec.schema_.columns
     tenure = rng.integers(0, 121, rows)

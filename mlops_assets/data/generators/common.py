@@ -118,8 +118,9 @@ class Drift:
         for w in self.windows:
             for col in w.covariate:
                 if col not in self._bounds:
-                    raise ValueError(f"covariate drift on '{col}': not a numeric column with a min and max in the "
-                                     f"project's schema ({sorted(self._bounds)}); give it bounds to drift it")
+                    given = (f"not a numeric column with a min and max in the project's schema ({sorted(self._bounds)})"
+                             if self._bounds else "no bounds given: pass the project's, bounds=spec.schema.bounds()")
+                    raise ValueError(f"covariate drift on '{col}': {given}; a drifted column is clipped to its bounds")
             for col, mix in w.category_mix.items():
                 if col not in categories:
                     raise ValueError(f"category_mix on '{col}': not a category column ({sorted(categories)})")
@@ -173,8 +174,8 @@ class Drift:
         missed = sorted({col for w in self.windows for col in w.covariate} - self._drawn)
         if missed:
             raise ValueError(f"covariate drift on {missed}: the {generator} generator does not draw "
-                             f"{'it' if len(missed) == 1 else 'them'} as an input (drifted are: {sorted(self._drawn)}); "
-                             "drift a label with label_rate or concept")
+                             f"{'it' if len(missed) == 1 else 'them'} as an input (its numeric inputs: "
+                             f"{sorted(self._drawn)}); drift a label with label_rate or concept")
 
     def _stream(self, column: str, window: int) -> np.random.Generator:
         # A random stream of its own per (column, window), so drift never changes the draws of other columns.
