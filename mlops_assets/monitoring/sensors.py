@@ -26,6 +26,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Protocol, TypedDict, Unpack
 
 import pandas as pd
 from dagster import (
@@ -296,7 +297,7 @@ def _followed(context: SensorEvaluationContext, spec: ProjectSpec, asset: str, i
     return state, record
 
 
-class _Watch:
+class _Watch(Protocol):
     """What sets one monitoring sensor apart; :func:`_watch_sensor` is the tick both share.
 
     A tick reads the new files of one log stream, turns them into window verdicts (:meth:`judge`), feeds each
@@ -312,26 +313,29 @@ class _Watch:
     change: str  # what a confirmed verdict is called
 
     def identity(self, record: EventLogRecord) -> str:
-        raise NotImplementedError
+        """What the followed asset's materialization `record` is compared by (a new one resets the persistence)."""
+        ...
 
     def description(self, spec: ProjectSpec) -> str:
-        raise NotImplementedError
+        """The sensor's description in the UI."""
+        ...
 
     def judge(self, spec: ProjectSpec, rows: pd.DataFrame, log_dir, followed) -> list | str:
         """One verdict per window of the new rows, or the reason no window is complete yet (the log position
         then stays and the rows are read again). `followed()` loads the followed asset's value."""
-        raise NotImplementedError
+        ...
 
     def flagged(self, verdict) -> bool:
-        raise NotImplementedError
+        """Whether one window's verdict counts toward the k-of-m persistence."""
+        ...
 
     def quiet(self, spec: ProjectSpec, verdicts: list) -> str:
         """What the windows showed when none confirmed."""
-        raise NotImplementedError
+        ...
 
     def confirm(self, spec: ProjectSpec, verdict, state: SensorState) -> tuple[str, dict, dict]:
         """The summary, the run tags and the alert fields of a confirmed verdict."""
-        raise NotImplementedError
+        ...
 
 
 class _DriftWatch(_Watch):
@@ -504,15 +508,29 @@ def _watch_sensor(
     return watch_sensor
 
 
-def build_drift_sensor(spec: ProjectSpec, targets: RetrainTargets, **options) -> SensorDefinition:
+class SensorOptions(TypedDict, total=False):
+    """What a caller may set on a monitoring sensor (all optional; see :func:`_watch_sensor`)."""
+
+    name: str
+    clock: Clock
+    minimum_interval_seconds: int
+    default_status: DefaultSensorStatus
+    max_files: int
+
+
+def build_drift_sensor(
+    spec: ProjectSpec, targets: RetrainTargets, **options: Unpack[SensorOptions]
+) -> SensorDefinition:
     """A sensor that retrains (``targets.train``) when live inputs drift persistently from the reference profile.
 
-    `options`: those of :func:`_watch_sensor` (name, clock, minimum_interval_seconds, default_status, max_files).
+    `options`: :class:`SensorOptions`, as :func:`_watch_sensor` takes them.
     """
     return _watch_sensor(spec, targets, _DriftWatch(), **options)
 
 
-def build_performance_sensor(spec: ProjectSpec, targets: RetrainTargets, **options) -> SensorDefinition:
+def build_performance_sensor(
+    spec: ProjectSpec, targets: RetrainTargets, **options: Unpack[SensorOptions]
+) -> SensorDefinition:
     """A sensor that retrains (``targets.train``) when the live metric on feedback labels decays persistently.
 
     Labels are joined to live predictions logged up to ``feedback_lookback_days`` before them; the baseline is
@@ -523,6 +541,8 @@ def build_performance_sensor(spec: ProjectSpec, targets: RetrainTargets, **optio
     return _watch_sensor(spec, targets, _PerformanceWatch(), **options)
 
 
-def build_monitoring_sensors(spec: ProjectSpec, targets: RetrainTargets, **kwargs) -> list[SensorDefinition]:
+def build_monitoring_sensors(
+    spec: ProjectSpec, targets: RetrainTargets, **options: Unpack[SensorOptions]
+) -> list[SensorDefinition]:
     """The drift and performance sensors of one project."""
-    return [build_drift_sensor(spec, targets, **kwargs), build_performance_sensor(spec, targets, **kwargs)]
+    return [build_drift_sensor(spec, targets, **options), build_performance_sensor(spec, targets, **options)]

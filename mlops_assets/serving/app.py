@@ -36,6 +36,7 @@ from mlops_assets.serving.schema import FeatureError, RequestModels
 from mlops_assets.data.fingerprint import row_hashes
 from mlops_assets.serving.predlog import LogUnavailable, PredictionLog, new_request_id, utcnow
 from mlops_assets.serving.routing import MODES, Router, RoutingError
+from mlops_assets.serving.routing import Route as ModelRoute
 from mlops_assets.spec import ProjectSpec
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,13 @@ class _Server:
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
             raise ClientError(401, "missing or wrong bearer token (send 'Authorization: Bearer <token>')")
 
+    def _route(self) -> ModelRoute:
+        """The model for this request (:meth:`Router.choose`); 503 while none is loaded."""
+        try:
+            return self.router.choose()
+        except RoutingError as err:
+            raise ClientError(503, f"not ready: {err}") from None
+
     async def _score(self, request: Request, to_input) -> tuple:
         self._authorize(request)
         at = utcnow()
@@ -107,10 +115,7 @@ class _Server:
                        else self.contract.validate(rows))
         except ContractError as err:
             raise ClientError(422, err.problems, error_count=err.total) from None
-        try:
-            route = self.router.choose()
-        except RoutingError as err:
-            raise ClientError(503, f"not ready: {err}") from None
+        route = self._route()
         job = Job(checked.frame, route.model, route.role, route.shadow, tag=(request_id, at),
                   columns=checked.columns)
         pred, score = await self.batcher.submit(job, ticket)
@@ -165,10 +170,7 @@ class _Server:
             frame, warnings = self.models.validate_features(records)
         except FeatureError as err:
             raise ClientError(422, err.problems, error_count=err.total) from None
-        try:
-            route = self.router.choose()
-        except RoutingError as err:
-            raise ClientError(503, f"not ready: {err}") from None
+        route = self._route()
         try:  # the values are the client's (no spec range for computed features): a failure is theirs, as in MLflow
             pred, score = await asyncio.to_thread(route.model.predict, frame)
             if not np.isfinite(score).all():
@@ -506,21 +508,15 @@ def create_app(
 
     s = server
     s.models, s._openapi = RequestModels(spec, s.contract, max_records), None
-    routes = [
-        Route("/predict", s.predict, methods=["POST"]),
-        Route("/invocations", s.invocations, methods=["POST"]),
-        Route("/feedback", s.feedback, methods=["POST"]),
-        Route("/health", s.health, methods=["GET"]),
-        Route("/ping", s.ping, methods=["GET"]),
-        Route("/ready", s.ready, methods=["GET"]),
-        Route("/version", s.version, methods=["GET"]),
-        Route("/metrics", s.metrics_route, methods=["GET"]),
-        Route("/openapi.json", s.openapi, methods=["GET"]),
-        Route("/admin/load", s.admin_load, methods=["POST"]),
-        Route("/admin/promote", s.admin_promote, methods=["POST"]),
-        Route("/admin/rollback", s.admin_rollback, methods=["POST"]),
-        Route("/admin/status", s.admin_status, methods=["GET"]),
-    ]
+    # Each path answers one method (any other gets 405 with Allow); paths are fixed, so their order does not matter.
+    handlers = {
+        "POST": {"/predict": s.predict, "/invocations": s.invocations, "/feedback": s.feedback,
+                 "/admin/load": s.admin_load, "/admin/promote": s.admin_promote, "/admin/rollback": s.admin_rollback},
+        "GET": {"/health": s.health, "/ping": s.ping, "/ready": s.ready, "/version": s.version,
+                "/metrics": s.metrics_route, "/openapi.json": s.openapi, "/admin/status": s.admin_status},
+    }
+    routes = [Route(path, handler, methods=[method])
+              for method, by_path in handlers.items() for path, handler in by_path.items()]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

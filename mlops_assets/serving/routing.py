@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MODES = ("blue_green", "canary", "shadow")
-
 
 class RoutingError(RuntimeError):
     """An admin transition that is not possible in the current state (answered with 409)."""
@@ -18,6 +16,10 @@ class Route:
     model: object
     role: str
     shadow: object | None = None
+
+
+#: The rollout strategies a candidate can be loaded with (``Router.mode``).
+MODES = ("blue_green", "canary", "shadow")
 
 
 class Router:
